@@ -1,0 +1,50 @@
+// The store's schema: database names, key layouts byte by byte, the order
+// each key guarantees, and the value layouts. This comment is the spec.
+//
+// All integers in keys are big-endian so that byte order equals numeric order.
+// ZONE is the zone's 2-byte id (assigned once, never reused; see "zones").
+//
+// meta      "format" -> decimal format version (kFormatVersion)
+//           "next_zone_id" -> u16;  "event_seq" -> u64 (last history sequence)
+// zones     zone name (lowercase, no dot) -> ZoneRecord: u16 id, u32 serial
+// ip        ZONE | addr[16] | len[1] -> Listing (listing.hpp)
+//           IPv4 lives in ::ffff:0:0/96 (len = 96 + v4 length). Ordering by
+//           address then length puts an enclosing prefix before everything it
+//           contains, which makes longest-prefix match a short backward walk
+//           and "is anything listed under this prefix" one range seek.
+// domain    ZONE | labels reversed, lowercase, each followed by 0x00 -> Listing
+//           "host.spammer.example" -> "example\0spammer\0host\0": a domain's
+//           whole subtree is the key range that starts with its own key.
+// history   ZONE | subject text | 0x00 | seq u64 -> HistoryEvent JSON
+//           Events of one subject are contiguous and in the order they
+//           happened (seq is global and increasing). Never deleted by expiry.
+// journal   ZONE | serial u32 -> JournalEntry JSON (op, subject, listing)
+//           One entry per change; the zone's SOA serial after the change.
+// expiry    ZONE | expires u64 | kind u8 | listing key -> empty
+//           Every non-permanent listing, in expiry order, for the sweeper.
+// aux       feature-specific records, each with its own key prefix byte.
+#pragma once
+
+#include <cstdint>
+
+namespace rblzone::core::schema {
+
+inline constexpr int kFormatVersion = 1;
+
+inline constexpr const char* kMetaDb = "meta";
+inline constexpr const char* kZonesDb = "zones";
+inline constexpr const char* kIpDb = "ip";
+inline constexpr const char* kDomainDb = "domain";
+inline constexpr const char* kHistoryDb = "history";
+inline constexpr const char* kJournalDb = "journal";
+inline constexpr const char* kExpiryDb = "expiry";
+inline constexpr const char* kAuxDb = "aux";
+
+inline constexpr const char* kFormatKey = "format";
+inline constexpr const char* kNextZoneIdKey = "next_zone_id";
+inline constexpr const char* kEventSeqKey = "event_seq";
+
+inline constexpr std::uint8_t kExpiryKindIp = 4;
+inline constexpr std::uint8_t kExpiryKindDomain = 5;
+
+}  // namespace rblzone::core::schema

@@ -1,0 +1,142 @@
+// The listing store: zones, listings with longest-prefix and suffix match,
+// and for every change a history event, a journal entry, a serial bump and
+// the expiry index, all in the caller's write transaction.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/listing.hpp"
+#include "core/lmdb.hpp"
+#include "core/subject.hpp"
+
+namespace rblzone::core {
+
+using ZoneId = std::uint16_t;
+using Clock = std::function<std::int64_t()>;  // unix seconds
+std::int64_t system_now();
+
+struct ZoneRef {
+  ZoneId id = 0;
+  std::string name;
+};
+
+// Who made a change and why; recorded in the history event.
+struct Change {
+  std::string actor;   // "cli:root", "token:desk-1", "sweeper", "import:traps"
+  std::string action;  // "list", "delist", "update", "expire", ...
+  std::string reason;
+};
+
+struct HistoryEvent {
+  std::uint64_t seq = 0;
+  std::int64_t time = 0;
+  std::string subject;
+  std::string actor;
+  std::string action;
+  std::string reason;
+  std::optional<Listing> before;
+  std::optional<Listing> after;
+};
+
+struct JournalEntry {
+  std::uint32_t serial = 0;
+  std::int64_t time = 0;
+  bool removed = false;
+  std::string subject;
+  std::optional<Listing> listing;  // the listing after a put
+};
+
+// --- keys (layout in schema.hpp) -------------------------------------------
+
+inline constexpr std::size_t kIpKeySize = 2 + 16 + 1;
+void make_ip_key(char (&out)[kIpKeySize], ZoneId zone, const IpPrefix::Bytes& addr,
+                 std::uint8_t length);
+std::string ip_key(ZoneId zone, const IpPrefix& p);
+std::string domain_key(ZoneId zone, std::string_view name);
+std::string listing_key(ZoneId zone, const Subject& s);
+
+// --- hot-path matching: no allocation, a caller-owned cursor ---------------
+
+struct IpMatch {
+  IpPrefix prefix;      // the listed prefix that matched
+  ListingView listing;  // valid until the transaction resets
+};
+
+// The longest active listing containing `addr`. An exclusion, or nothing,
+// is "not listed". An expired listing is skipped as if absent, so a shorter
+// prefix around it still applies.
+std::optional<IpMatch> match_ip(Cursor& ip_cursor, ZoneId zone, const IpPrefix::Bytes& addr,
+                                std::int64_t now);
+
+// True if any listing or exclusion overlaps `range` (an enclosing prefix or
+// anything inside it): the name for `range` is then an empty non-terminal
+// rather than NXDOMAIN.
+bool ip_range_exists(Cursor& ip_cursor, ZoneId zone, const IpPrefix& range);
+
+struct DomainMatch {
+  std::size_t matched_labels = 0;  // labels of the listed domain
+  ListingView listing;
+};
+
+// `key` is domain_key(zone, name) for the lowercase query name. The longest
+// listed suffix wins: the name itself, or an ancestor listed as a subtree.
+std::optional<DomainMatch> match_domain(Cursor& domain_cursor, std::string_view key,
+                                        std::int64_t now);
+// True if `key`'s name or any name below it is stored.
+bool domain_subtree_exists(Cursor& domain_cursor, std::string_view key);
+
+// --- the store ---------------------------------------------------------------
+
+class Store {
+ public:
+  explicit Store(const std::filesystem::path& data_dir, Clock clock = system_now);
+
+  Environment& env() { return env_; }
+  std::int64_t now() const { return clock_(); }
+
+  std::optional<ZoneRef> find_zone(const ReadTxn& txn, std::string_view name) const;
+  // Registers the zone on first use: a fresh id and a serial from the clock.
+  ZoneRef ensure_zone(WriteTxn& txn, std::string_view name);
+  std::uint32_t serial(const ReadTxn& txn, const ZoneRef& zone) const;
+
+  std::optional<Listing> get(const ReadTxn& txn, const ZoneRef& zone, const Subject& s) const;
+  void for_each(const ReadTxn& txn, const ZoneRef& zone,
+                const std::function<bool(const Subject&, const Listing&)>& fn) const;
+  std::vector<HistoryEvent> history(const ReadTxn& txn, const ZoneRef& zone,
+                                    const Subject& s) const;
+  std::vector<JournalEntry> journal_since(const ReadTxn& txn, const ZoneRef& zone,
+                                          std::uint32_t serial) const;
+
+  // Writes (or replaces) a listing; returns the previous one.
+  std::optional<Listing> put(WriteTxn& txn, const ZoneRef& zone, const Subject& s,
+                             const Listing& l, const Change& why);
+  // Removes a listing; returns what was removed (nullopt: nothing was there).
+  std::optional<Listing> remove(WriteTxn& txn, const ZoneRef& zone, const Subject& s,
+                                const Change& why);
+  // Removes up to `limit` listings whose expiry is at or before `now`;
+  // returns how many. Each gets an "expire" history event and journal entry.
+  std::size_t sweep_expired(WriteTxn& txn, const ZoneRef& zone, std::int64_t now,
+                            std::size_t limit);
+
+ private:
+  void record_(WriteTxn& txn, const ZoneRef& zone, const Subject& s,
+               const std::optional<Listing>& before, const std::optional<Listing>& after,
+               const Change& why);
+
+  Environment env_;
+  Clock clock_;
+};
+
+nlohmann::json to_json(const Listing& l);
+Listing listing_from_json(const nlohmann::json& j);
+nlohmann::json to_json(const HistoryEvent& e);
+
+}  // namespace rblzone::core

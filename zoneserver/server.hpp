@@ -1,0 +1,66 @@
+// The DNS transports: UDP workers (one SO_REUSEPORT socket each, batched
+// recvmmsg/sendmmsg, one renewed read transaction each) and a TCP listener
+// (length-framed, pipelined, idle timeout, connection cap). They decode
+// nothing themselves: bytes go to answer() and its result goes back.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/store.hpp"
+#include "zoneserver/answerer.hpp"
+#include "zoneserver/zone_catalog.hpp"
+
+namespace rblzone::zoneserver {
+
+struct ServerOptions {
+  std::vector<std::string> listen = {"127.0.0.1:5300"};  // "ADDR:PORT", "[V6]:PORT"
+  unsigned threads = 0;                                  // UDP workers; 0 = one per core
+  std::uint16_t edns_udp_size = 1232;
+  unsigned tcp_max_connections = 256;
+  unsigned tcp_idle_timeout_ms = 10000;
+  bool query_log = false;
+};
+
+class DnsServer {
+ public:
+  DnsServer(core::Store& store, std::shared_ptr<const ZoneCatalog> catalog, ServerOptions options,
+            core::Clock clock = core::system_now);
+  ~DnsServer();
+  DnsServer(const DnsServer&) = delete;
+  DnsServer& operator=(const DnsServer&) = delete;
+
+  // Binds every address (UDP and TCP) and starts the threads. Throws
+  // std::runtime_error naming the address when a bind fails.
+  void start();
+  void stop();
+
+  // The addresses actually bound ("127.0.0.1:5300"), after start().
+  const std::vector<std::string>& bound() const { return bound_; }
+
+  // Swaps the zone catalog; queries already running finish with the old one.
+  void set_catalog(std::shared_ptr<const ZoneCatalog> catalog);
+
+  // Counters summed over all workers and the TCP listener.
+  const std::vector<std::unique_ptr<QueryStats>>& stats() const { return stats_; }
+
+ private:
+  struct Tcp;
+  void udp_worker_(int fd, QueryStats& stats);
+
+  core::Store& store_;
+  std::shared_ptr<const ZoneCatalog> catalog_;  // accessed with std::atomic_load/store
+  ServerOptions options_;
+  core::Clock clock_;
+  std::atomic<bool> running_{false};
+  std::vector<int> udp_fds_;
+  std::vector<std::thread> threads_;
+  std::vector<std::unique_ptr<QueryStats>> stats_;
+  std::vector<std::string> bound_;
+  std::unique_ptr<Tcp> tcp_;
+};
+
+}  // namespace rblzone::zoneserver
