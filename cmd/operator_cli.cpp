@@ -351,6 +351,10 @@ int cmd_listing_load(Context& c, const std::string& zone, const std::string& fil
   std::vector<std::pair<core::Subject, core::Listing>> batch;
   auto flush = [&] {
     if (batch.empty()) return;
+    // Key order turns the B-tree inserts (listing, history) into appends.
+    std::sort(batch.begin(), batch.end(), [&](const auto& a, const auto& b) {
+      return core::listing_key(0, a.first) < core::listing_key(0, b.first);
+    });
     c.store->env().write([&](core::WriteTxn& txn) {
       const auto ref = c.store->ensure_zone(txn, z.name);
       for (const auto& [s, l] : batch) {

@@ -247,6 +247,11 @@ bool Cursor::seek(std::string_view key) {
   return get(MDB_SET_RANGE);
 }
 
+bool Cursor::find(std::string_view key) {
+  key_ = as_val(key);
+  return get(MDB_SET_KEY);
+}
+
 bool Cursor::seek_le(std::string_view key) {
   key_ = as_val(key);
   if (!get(MDB_SET_RANGE)) return get(MDB_LAST);

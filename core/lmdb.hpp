@@ -62,6 +62,8 @@ class Cursor {
   void renew(const ReadTxn& txn);
   // Positions at the first key >= `key`; false when there is none.
   bool seek(std::string_view key);
+  // Positions exactly at `key`; false when it is absent.
+  bool find(std::string_view key);
   // Positions at the last key <= `key`; false when there is none.
   bool seek_le(std::string_view key);
   bool first();

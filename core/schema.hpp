@@ -7,18 +7,27 @@
 // meta      "format" -> decimal format version (kFormatVersion)
 //           "next_zone_id" -> u16;  "event_seq" -> u64 (last history sequence)
 // zones     zone name (lowercase, no dot) -> ZoneRecord: u16 id, u32 serial
-// ip        ZONE | addr[16] | len[1] -> Listing (listing.hpp)
+// ip        ZONE | addr[16] | len[1] -> u8 parent | Listing (listing.hpp)
 //           IPv4 lives in ::ffff:0:0/96 (len = 96 + v4 length). Ordering by
 //           address then length puts an enclosing prefix before everything it
-//           contains, which makes longest-prefix match a short backward walk
-//           and "is anything listed under this prefix" one range seek.
+//           contains. `parent` is the length of the longest stored prefix
+//           that strictly contains this one (255: none); every write keeps it
+//           exact. Longest-prefix match is then one seek to the greatest key
+//           <= (addr, 128) and a walk up that entry's parents, which are few.
 // domain    ZONE | labels reversed, lowercase, each followed by 0x00 -> Listing
 //           "host.spammer.example" -> "example\0spammer\0host\0": a domain's
 //           whole subtree is the key range that starts with its own key.
-// history   ZONE | subject text | 0x00 | seq u64 -> HistoryEvent JSON
-//           Events of one subject are contiguous and in the order they
-//           happened (seq is global and increasing). Never deleted by expiry.
-// journal   ZONE | serial u32 -> JournalEntry JSON (op, subject, listing)
+// history   ZONE | kind u8 (4 ip, 5 domain) | listing key without ZONE |
+//           0xff | seq u64 -> event:
+//             i64 time | str actor | str action | str reason |
+//             u8 has_before [str listing] | u8 has_after [str listing]
+//           (str = u16 length + bytes). Events of one subject are contiguous
+//           and in the order they happened (seq is global and increasing);
+//           0xff cannot occur in a label, so no subject's range holds
+//           another's. History follows listing-key order, so a sorted bulk
+//           load appends to both. Never deleted by expiry.
+// journal   ZONE | serial u32 -> i64 time | u8 op (1 put, 2 del) |
+//             str subject | str listing (empty for del)
 //           One entry per change; the zone's SOA serial after the change.
 // expiry    ZONE | expires u64 | kind u8 | listing key -> empty
 //           Every non-permanent listing, in expiry order, for the sweeper.
@@ -44,6 +53,7 @@ inline constexpr const char* kFormatKey = "format";
 inline constexpr const char* kNextZoneIdKey = "next_zone_id";
 inline constexpr const char* kEventSeqKey = "event_seq";
 
+inline constexpr std::uint8_t kNoParent = 255;
 inline constexpr std::uint8_t kExpiryKindIp = 4;
 inline constexpr std::uint8_t kExpiryKindDomain = 5;
 

@@ -86,6 +86,18 @@ Subject subject_from_key(MDB_dbi dbi, const Databases& dbs, std::string_view key
   return DomainName{domain_from_key(key.substr(2)), (l.flags & kFlagSubtree) != 0};
 }
 
+// ZONE | kind | the listing key without its zone | 0xff: 0xff ends it, as no
+// label byte can be 0xff, so one subject's prefix never covers another's. A
+// domain and its subtree form share one listing row, so one history.
+std::string history_prefix(ZoneId zone, const Subject& s) {
+  std::string out = zone_prefix(zone);
+  const bool ip = kind_of(s) == SubjectKind::ip;
+  out.push_back(static_cast<char>(ip ? schema::kExpiryKindIp : schema::kExpiryKindDomain));
+  out += listing_key(zone, s).substr(2);
+  out.push_back(static_cast<char>(0xff));
+  return out;
+}
+
 std::string expiry_key(ZoneId zone, std::int64_t expires, MDB_dbi dbi, const Databases& dbs,
                        std::string_view lkey) {
   std::string out;
@@ -106,68 +118,131 @@ std::string zone_record(ZoneId id, std::uint32_t serial) {
 
 }  // namespace
 
+// --- the ip index: entries and their parents -------------------------------
+
+namespace {
+
+struct IpEntry {
+  IpPrefix::Bytes addr{};
+  std::uint8_t len = 0;
+  std::uint8_t parent = schema::kNoParent;
+  std::string_view listing;  // the encoded Listing after the parent byte
+};
+
+bool read_ip_entry(const Cursor& c, ZoneId zone, IpEntry& e) {
+  const auto k = c.key();
+  const auto v = c.value();
+  if (k.size() != kIpKeySize || static_cast<std::uint8_t>(k[0]) != (zone >> 8) ||
+      static_cast<std::uint8_t>(k[1]) != (zone & 0xff) || v.empty()) {
+    return false;
+  }
+  std::memcpy(e.addr.data(), k.data() + 2, 16);
+  e.len = static_cast<std::uint8_t>(k[18]);
+  e.parent = static_cast<std::uint8_t>(v[0]);
+  e.listing = v.substr(1);
+  return true;
+}
+
+bool contains(const IpEntry& e, const IpPrefix::Bytes& addr) {
+  return common_prefix_bits(e.addr, addr) >= e.len;
+}
+
+// Moves from `e` to its parent entry. False when it has none.
+bool to_parent(Cursor& c, ZoneId zone, IpEntry& e) {
+  if (e.parent == schema::kNoParent) return false;
+  char key[kIpKeySize];
+  const IpPrefix p(e.addr, e.parent);
+  make_ip_key(key, zone, p.bytes(), p.length());
+  return c.find(std::string_view(key, kIpKeySize)) && read_ip_entry(c, zone, e);
+}
+
+// The longest stored prefix of length <= max_len that contains `addr`.
+// Every such prefix sorts at or before (addr/max_len, max_len), and the
+// greatest key there is either the answer or lies inside it, so the answer
+// is that entry or one of its parents.
+bool container_from(Cursor& c, ZoneId zone, const IpPrefix::Bytes& addr, std::uint8_t max_len,
+                    IpEntry& e) {
+  for (;;) {
+    if (e.len <= max_len && contains(e, addr)) return true;
+    if (!to_parent(c, zone, e)) return false;
+  }
+}
+
+bool longest_container(Cursor& c, ZoneId zone, const IpPrefix::Bytes& addr, std::uint8_t max_len,
+                       IpEntry& e) {
+  char key[kIpKeySize];
+  const IpPrefix target(addr, max_len);
+  make_ip_key(key, zone, target.bytes(), target.length());
+  if (!c.seek_le(std::string_view(key, kIpKeySize)) || !read_ip_entry(c, zone, e)) return false;
+  return container_from(c, zone, addr, max_len, e);
+}
+
+// The first address after a prefix's range; false if it runs to the end.
+bool next_after(const IpPrefix::Bytes& addr, std::uint8_t len, IpPrefix::Bytes& out) {
+  out = addr;
+  for (int i = 0; i < 16; ++i) {  // set the host bits
+    const int bits = static_cast<int>(len) - i * 8;
+    if (bits >= 8) continue;
+    out[static_cast<std::size_t>(i)] |= static_cast<std::uint8_t>(bits <= 0 ? 0xff : 0xffu >> bits);
+  }
+  for (int i = 15; i >= 0; --i) {  // + 1
+    if (++out[static_cast<std::size_t>(i)] != 0) return true;
+  }
+  return false;
+}
+
+// Sets the parent of every direct child of `p` (the top entries inside it)
+// to `parent`. Descendants of a child keep theirs, so each child's range is
+// skipped in one seek.
+void reparent_children(WriteTxn& txn, ZoneId zone, const IpPrefix& p, std::uint8_t parent) {
+  const auto dbi = txn.dbs().ip;
+  Cursor c(txn, dbi);
+  char key[kIpKeySize];
+  IpPrefix::Bytes pos = p.bytes();
+  std::uint8_t pos_len = static_cast<std::uint8_t>(p.length() + 1);
+  if (p.length() == 128) return;
+  for (;;) {
+    make_ip_key(key, zone, pos, pos_len);
+    IpEntry e;
+    if (!c.seek(std::string_view(key, kIpKeySize)) || !read_ip_entry(c, zone, e)) return;
+    if (!(e.len > p.length() && p.contains(e.addr))) return;
+    if (e.parent != parent) {
+      std::string value(c.value());
+      value[0] = static_cast<char>(parent);
+      const std::string k(c.key());
+      txn.put(dbi, k, value);
+    }
+    if (!next_after(e.addr, e.len, pos)) return;
+    pos_len = 0;
+  }
+}
+
+}  // namespace
+
 // --- matching ----------------------------------------------------------------
 
 std::optional<IpMatch> match_ip(Cursor& c, ZoneId zone, const IpPrefix::Bytes& addr,
                                 std::int64_t now) {
-  // Walk back from (addr,128): the greatest key <= the target either contains
-  // addr (then it is the longest containing prefix, since containing prefixes
-  // sort in length order and every one of them is <= the target), or shares
-  // `bits` leading bits with addr and no containing prefix can be longer than
-  // that, so the next target is (addr masked to bits, bits). Keys strictly
-  // decrease, so the walk ends. See docs/store.md.
-  char key[kIpKeySize];
-  int limit = 128;
+  IpEntry e;
+  if (!longest_container(c, zone, addr, 128, e)) return std::nullopt;
   for (;;) {
-    IpPrefix target(addr, static_cast<std::uint8_t>(limit));
-    make_ip_key(key, zone, target.bytes(), target.length());
-    if (!c.seek_le(std::string_view(key, kIpKeySize))) return std::nullopt;
-    const auto k = c.key();
-    if (k.size() != kIpKeySize || k[0] != key[0] || k[1] != key[1]) return std::nullopt;
-    IpPrefix::Bytes found{};
-    std::memcpy(found.data(), k.data() + 2, 16);
-    const auto len = static_cast<std::uint8_t>(k[18]);
-    const int shared = common_prefix_bits(found, addr);
-    if (shared >= len) {
-      ListingView v;
-      if (!v.parse(c.value())) return std::nullopt;
-      if (v.exclusion()) return std::nullopt;
-      if (v.active_at(now)) return IpMatch{IpPrefix(found, len), v};
-      if (len == 0) return std::nullopt;
-      limit = len - 1;  // expired: as if absent, look for a shorter one
-    } else {
-      limit = shared;
-    }
+    ListingView v;
+    if (!v.parse(e.listing) || v.exclusion()) return std::nullopt;
+    if (v.active_at(now)) return IpMatch{IpPrefix(e.addr, e.len), v};
+    // Expired: absent to the second, so the enclosing prefix decides.
+    if (!to_parent(c, zone, e)) return std::nullopt;
   }
 }
 
 bool ip_range_exists(Cursor& c, ZoneId zone, const IpPrefix& range) {
   char key[kIpKeySize];
   make_ip_key(key, zone, range.bytes(), 0);
-  if (c.seek(std::string_view(key, kIpKeySize))) {
-    const auto k = c.key();
-    if (k.size() == kIpKeySize && k[0] == key[0] && k[1] == key[1]) {
-      IpPrefix::Bytes found{};
-      std::memcpy(found.data(), k.data() + 2, 16);
-      if (range.contains(found)) return true;
-    }
+  IpEntry e;
+  if (c.seek(std::string_view(key, kIpKeySize)) && read_ip_entry(c, zone, e) &&
+      range.contains(e.addr)) {
+    return true;  // something inside the range
   }
-  // An enclosing prefix: the greatest key <= (range, range length) that
-  // contains the range's first address, found by the same walk as match_ip.
-  int limit = range.length();
-  for (;;) {
-    IpPrefix target(range.bytes(), static_cast<std::uint8_t>(limit));
-    make_ip_key(key, zone, target.bytes(), target.length());
-    if (!c.seek_le(std::string_view(key, kIpKeySize))) return false;
-    const auto k = c.key();
-    if (k.size() != kIpKeySize || k[0] != key[0] || k[1] != key[1]) return false;
-    IpPrefix::Bytes found{};
-    std::memcpy(found.data(), k.data() + 2, 16);
-    const auto len = static_cast<std::uint8_t>(k[18]);
-    const int shared = common_prefix_bits(found, range.bytes());
-    if (shared >= len) return true;
-    limit = shared;
-  }
+  return longest_container(c, zone, range.bytes(), range.length(), e);  // or around it
 }
 
 std::optional<DomainMatch> match_domain(Cursor& c, std::string_view key, std::int64_t now) {
@@ -178,7 +253,7 @@ std::optional<DomainMatch> match_domain(Cursor& c, std::string_view key, std::in
   bool self = true;
   while (end > 2) {
     const auto candidate = key.substr(0, end);
-    if (c.seek(candidate) && c.key() == candidate) {
+    if (c.find(candidate)) {
       ListingView v;
       if (v.parse(c.value()) && (self || (v.flags() & kFlagSubtree) != 0)) {
         if (v.exclusion()) return std::nullopt;
@@ -187,8 +262,7 @@ std::optional<DomainMatch> match_domain(Cursor& c, std::string_view key, std::in
     }
     self = false;
     --labels;
-    // Back to the previous separator.
-    std::size_t p = end - 1;
+    std::size_t p = end - 1;  // back to the previous separator
     while (p > 2 && key[p - 1] != '\0') --p;
     end = p;
   }
@@ -199,7 +273,82 @@ bool domain_subtree_exists(Cursor& c, std::string_view key) {
   return c.seek(key) && c.key().substr(0, key.size()) == key;
 }
 
+// --- binary records ----------------------------------------------------------
+
+namespace {
+
+void put_str(std::string& out, std::string_view s) {
+  const auto n = std::min<std::size_t>(s.size(), 0xffff);
+  put_be(out, static_cast<std::uint16_t>(n));
+  out.append(s.substr(0, n));
+}
+
+// Reads what put_be/put_str wrote; `ok` turns false on a short value.
+struct RecordReader {
+  std::string_view v;
+  std::size_t pos = 0;
+  bool ok = true;
+  template <typename T>
+  T num() {
+    if (v.size() - pos < sizeof(T)) {
+      ok = false;
+      return T{};
+    }
+    const T x = get_be<T>(v, pos);
+    pos += sizeof(T);
+    return x;
+  }
+  std::string_view str() {
+    const auto n = num<std::uint16_t>();
+    if (!ok || v.size() - pos < n) {
+      ok = false;
+      return {};
+    }
+    const auto s = v.substr(pos, n);
+    pos += n;
+    return s;
+  }
+};
+
+std::string encode_event(std::int64_t t, const Change& why, const std::optional<Listing>& before,
+                         const std::optional<Listing>& after) {
+  std::string out;
+  put_be(out, t);
+  put_str(out, why.actor);
+  put_str(out, why.action);
+  put_str(out, why.reason);
+  out.push_back(before ? 1 : 0);
+  if (before) put_str(out, before->encode());
+  out.push_back(after ? 1 : 0);
+  if (after) put_str(out, after->encode());
+  return out;
+}
+
+std::optional<HistoryEvent> decode_event(std::string_view v) {
+  RecordReader r{v};
+  HistoryEvent e;
+  e.time = r.num<std::int64_t>();
+  e.actor = r.str();
+  e.action = r.str();
+  e.reason = r.str();
+  if (r.num<std::uint8_t>()) e.before = Listing::decode(r.str());
+  if (r.num<std::uint8_t>()) e.after = Listing::decode(r.str());
+  if (!r.ok) return std::nullopt;
+  return e;
+}
+
+}  // namespace
+
 // --- store -------------------------------------------------------------------
+
+namespace {
+
+// The encoded Listing inside a stored value (ip values carry a parent byte).
+std::string_view listing_bytes(MDB_dbi dbi, const Databases& dbs, std::string_view value) {
+  return dbi == dbs.ip && !value.empty() ? value.substr(1) : value;
+}
+
+}  // namespace
 
 Store::Store(const std::filesystem::path& data_dir, Clock clock)
     : env_(data_dir), clock_(std::move(clock)) {}
@@ -235,7 +384,7 @@ std::optional<Listing> Store::get(const ReadTxn& txn, const ZoneRef& zone,
   const auto dbi = kind_of(s) == SubjectKind::ip ? dbs.ip : dbs.domain;
   const auto v = txn.get(dbi, listing_key(zone.id, s));
   if (!v) return std::nullopt;
-  return Listing::decode(*v);
+  return Listing::decode(listing_bytes(dbi, dbs, *v));
 }
 
 void Store::for_each(const ReadTxn& txn, const ZoneRef& zone,
@@ -244,7 +393,7 @@ void Store::for_each(const ReadTxn& txn, const ZoneRef& zone,
   for (const MDB_dbi dbi : {txn.dbs().ip, txn.dbs().domain}) {
     Cursor c(txn, dbi);
     for (bool ok = c.seek(prefix); ok && c.key().substr(0, 2) == prefix; ok = c.next()) {
-      const auto l = Listing::decode(c.value());
+      const auto l = Listing::decode(listing_bytes(dbi, txn.dbs(), c.value()));
       if (!l) continue;
       if (!fn(subject_from_key(dbi, txn.dbs(), c.key(), *l), *l)) return;
     }
@@ -253,24 +402,16 @@ void Store::for_each(const ReadTxn& txn, const ZoneRef& zone,
 
 std::vector<HistoryEvent> Store::history(const ReadTxn& txn, const ZoneRef& zone,
                                          const Subject& s) const {
-  std::string prefix = zone_prefix(zone.id) + to_string(s);
-  prefix.push_back('\0');
+  const std::string prefix = history_prefix(zone.id, s);
   std::vector<HistoryEvent> out;
   Cursor c(txn, txn.dbs().history);
   for (bool ok = c.seek(prefix); ok && c.key().substr(0, prefix.size()) == prefix;
        ok = c.next()) {
-    const auto j = nlohmann::json::parse(c.value(), nullptr, false);
-    if (j.is_discarded()) continue;
-    HistoryEvent e;
-    e.seq = j.value("seq", std::uint64_t{0});
-    e.time = j.value("time", std::int64_t{0});
-    e.subject = j.value("subject", "");
-    e.actor = j.value("actor", "");
-    e.action = j.value("action", "");
-    e.reason = j.value("reason", "");
-    if (j.contains("before") && !j["before"].is_null()) e.before = listing_from_json(j["before"]);
-    if (j.contains("after") && !j["after"].is_null()) e.after = listing_from_json(j["after"]);
-    out.push_back(std::move(e));
+    auto e = decode_event(c.value());
+    if (!e || c.key().size() != prefix.size() + 8) continue;
+    e->seq = get_be<std::uint64_t>(c.key(), prefix.size());
+    e->subject = to_string(s);
+    out.push_back(std::move(*e));
   }
   return out;
 }
@@ -283,16 +424,15 @@ std::vector<JournalEntry> Store::journal_since(const ReadTxn& txn, const ZoneRef
   std::vector<JournalEntry> out;
   Cursor c(txn, txn.dbs().journal);
   for (bool ok = c.seek(start); ok && c.key().substr(0, 2) == prefix; ok = c.next()) {
-    const auto j = nlohmann::json::parse(c.value(), nullptr, false);
-    if (j.is_discarded()) continue;
+    RecordReader r{c.value()};
     JournalEntry e;
     e.serial = get_be<std::uint32_t>(c.key(), 2);
-    e.time = j.value("time", std::int64_t{0});
-    e.removed = j.value("op", "") == "del";
-    e.subject = j.value("subject", "");
-    if (j.contains("listing") && !j["listing"].is_null()) {
-      e.listing = listing_from_json(j["listing"]);
-    }
+    e.time = r.num<std::int64_t>();
+    e.removed = r.num<std::uint8_t>() == 2;
+    e.subject = r.str();
+    const auto l = r.str();
+    if (!r.ok) continue;
+    if (!e.removed) e.listing = Listing::decode(l);
     out.push_back(std::move(e));
   }
   return out;
@@ -312,15 +452,9 @@ void Store::record_(WriteTxn& txn, const ZoneRef& zone, const Subject& s,
   std::string seq_bytes;
   put_be(seq_bytes, seq);
   txn.put(dbs.meta, schema::kEventSeqKey, seq_bytes);
-
-  nlohmann::json event = {{"seq", seq},         {"time", t},          {"subject", subject},
-                          {"actor", why.actor}, {"action", why.action}, {"reason", why.reason},
-                          {"before", before ? to_json(*before) : nlohmann::json()},
-                          {"after", after ? to_json(*after) : nlohmann::json()}};
-  std::string hkey = zone_prefix(zone.id) + subject;
-  hkey.push_back('\0');
+  std::string hkey = history_prefix(zone.id, s);
   hkey += seq_bytes;
-  txn.put(dbs.history, hkey, event.dump());
+  txn.put(dbs.history, hkey, encode_event(t, why, before, after));
 
   // Serial: strictly increasing (RFC 1982), never 0.
   std::uint32_t serial = this->serial(txn, zone) + 1;
@@ -328,11 +462,12 @@ void Store::record_(WriteTxn& txn, const ZoneRef& zone, const Subject& s,
   txn.put(dbs.zones, zone.name, zone_record(zone.id, serial));
   std::string jkey = zone_prefix(zone.id);
   put_be(jkey, serial);
-  nlohmann::json entry = {{"time", t},
-                          {"op", after ? "put" : "del"},
-                          {"subject", subject},
-                          {"listing", after ? to_json(*after) : nlohmann::json()}};
-  txn.put(dbs.journal, jkey, entry.dump());
+  std::string entry;
+  put_be(entry, t);
+  entry.push_back(after ? 1 : 2);
+  put_str(entry, subject);
+  put_str(entry, after ? after->encode() : std::string());
+  txn.put(dbs.journal, jkey, entry);
 }
 
 std::optional<Listing> Store::put(WriteTxn& txn, const ZoneRef& zone, const Subject& s,
@@ -346,11 +481,36 @@ std::optional<Listing> Store::put(WriteTxn& txn, const ZoneRef& zone, const Subj
                                                         : (stored.flags & ~kFlagSubtree));
   }
   std::optional<Listing> before;
-  if (const auto v = txn.get(dbi, key)) before = Listing::decode(*v);
+  std::string value;
+  if (dbi == dbs.ip) {
+    // One seek to the greatest key <= this one: either this very prefix
+    // (same prefix, same parent) or the place to find its parent from.
+    const auto& p = std::get<IpPrefix>(s);
+    Cursor c(txn, dbs.ip);
+    IpEntry e;
+    std::uint8_t parent = schema::kNoParent;
+    if (c.seek_le(key) && read_ip_entry(c, zone.id, e)) {
+      if (c.key() == key) {
+        before = Listing::decode(e.listing);
+        parent = e.parent;
+      } else if (p.length() > 0 &&
+                 container_from(c, zone.id, p.bytes(), static_cast<std::uint8_t>(p.length() - 1), e)) {
+        parent = e.len;
+      }
+    }
+    value.push_back(static_cast<char>(parent));
+  } else if (const auto v = txn.get(dbi, key)) {
+    before = Listing::decode(*v);
+  }
   if (before && before->expires != 0) {
     txn.del(dbs.expiry, expiry_key(zone.id, before->expires, dbi, dbs, key));
   }
-  txn.put(dbi, key, stored.encode());
+  value += stored.encode();
+  txn.put(dbi, key, value);
+  if (!before && dbi == dbs.ip && !std::get<IpPrefix>(s).is_host()) {  // a host has no children
+    const auto& p = std::get<IpPrefix>(s);
+    reparent_children(txn, zone.id, p, p.length());
+  }
   if (stored.expires != 0) txn.put(dbs.expiry, expiry_key(zone.id, stored.expires, dbi, dbs, key), "");
   record_(txn, zone, s, before, stored, why);
   return before;
@@ -363,11 +523,16 @@ std::optional<Listing> Store::remove(WriteTxn& txn, const ZoneRef& zone, const S
   const auto key = listing_key(zone.id, s);
   const auto v = txn.get(dbi, key);
   if (!v) return std::nullopt;
-  auto before = Listing::decode(*v);
+  auto before = Listing::decode(listing_bytes(dbi, dbs, *v));
+  const auto parent = dbi == dbs.ip && !v->empty() ? static_cast<std::uint8_t>((*v)[0])
+                                                   : schema::kNoParent;
   if (before && before->expires != 0) {
     txn.del(dbs.expiry, expiry_key(zone.id, before->expires, dbi, dbs, key));
   }
   txn.del(dbi, key);
+  if (dbi == dbs.ip && !std::get<IpPrefix>(s).is_host()) {
+    reparent_children(txn, zone.id, std::get<IpPrefix>(s), parent);
+  }
   record_(txn, zone, s, before, std::nullopt, why);
   return before ? before : std::optional<Listing>(Listing{});
 }
@@ -400,11 +565,11 @@ std::size_t Store::sweep_expired(WriteTxn& txn, const ZoneRef& zone, std::int64_
     txn.del(dbs.expiry, d.expiry_key);
     const auto v = txn.get(d.dbi, d.key);
     if (!v) continue;
-    const auto l = Listing::decode(*v);
+    const auto l = Listing::decode(listing_bytes(d.dbi, dbs, *v));
     if (!l || l->expires != d.expires) continue;  // renewed since: the index entry was stale
     const Subject s = subject_from_key(d.dbi, dbs, d.key, *l);
-    txn.del(d.dbi, d.key);
-    record_(txn, zone, s, l, std::nullopt, Change{"sweeper", "expire", "expired"});
+    // remove() writes the history event and journal entry, and re-parents.
+    remove(txn, zone, s, Change{"sweeper", "expire", "expired"});
     ++removed;
   }
   return removed;

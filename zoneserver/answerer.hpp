@@ -45,7 +45,6 @@ class Snapshot {
   std::optional<core::Cursor> ip_;
   std::optional<core::Cursor> domain_;
   bool valid_ = false;
-  bool fresh_ = false;
   std::vector<std::pair<core::ZoneId, std::uint32_t>> serials_;
 };
 
