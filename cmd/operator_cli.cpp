@@ -179,6 +179,9 @@ void check_policy(const core::ZoneConfig& z, const core::Subject& s, const AddOp
     if (!o.exclude && p->contains(never)) {
       throw BadInput("127.0.0.1 is an RFC 5782 test point and must never be listed");
     }
+    if (o.exclude && p->contains(IpPrefix::v4(0x7f000002, 32))) {
+      throw BadInput("127.0.0.2 is an RFC 5782 test point and always listed: it cannot be excluded");
+    }
     if (o.exclude) return;
     for (const auto& a : z.allowlist) {
       const auto ap = IpPrefix::parse(a);
@@ -197,7 +200,12 @@ void check_policy(const core::ZoneConfig& z, const core::Subject& s, const AddOp
     }
   } else {
     const auto& d = std::get<core::DomainName>(s);
-    if (d.name == "invalid") throw BadInput("INVALID is an RFC 5782 test point and must never be listed");
+    if (d.name == "invalid" && !o.exclude) {
+      throw BadInput("INVALID is an RFC 5782 test point and must never be listed");
+    }
+    if (d.name == "test" && o.exclude) {
+      throw BadInput("TEST is an RFC 5782 test point and always listed: it cannot be excluded");
+    }
     if (o.exclude) return;
     for (const auto& a : z.allowlist) {
       if (a == d.name || (d.subtree && a.size() > d.name.size() && a.ends_with("." + d.name))) {
@@ -277,6 +285,9 @@ int cmd_listing_remove(Context& c, const std::string& zone, const std::string& s
   const auto s = parse_subject_for(z, subject);
   if (const auto* p = std::get_if<IpPrefix>(&s); p && *p == IpPrefix::v4(0x7f000002, 32)) {
     throw BadInput("127.0.0.2 is an RFC 5782 test point and always listed");
+  }
+  if (const auto* d = std::get_if<core::DomainName>(&s); d && d->name == "test") {
+    throw BadInput("TEST is an RFC 5782 test point and always listed");
   }
   c.store = std::make_unique<core::Store>(c.daemon.data_dir, c.clock);
   std::optional<core::Listing> removed;

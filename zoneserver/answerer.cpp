@@ -366,9 +366,10 @@ void add_a(Response& r, std::size_t owner, std::uint32_t ttl, std::uint32_t code
   ++r.an;
 }
 
-// Expands the zone's TXT template into `out` (at most 255 bytes, printable).
-std::size_t expand_txt(const Found& f, char (&out)[kMaxTxt]) {
-  const auto& cfg = f.source->config;
+// Expands the queried zone's TXT template (a combined zone's own, not its
+// member's) into `out`: at most 255 bytes, printable.
+std::size_t expand_txt(const CatalogZone& zone, const Found& f, char (&out)[kMaxTxt]) {
+  const auto& cfg = zone.config;
   std::size_t n = 0;
   auto put = [&](std::string_view s) {
     for (const char c : s) {
@@ -421,9 +422,10 @@ std::size_t expand_txt(const Found& f, char (&out)[kMaxTxt]) {
   return n;
 }
 
-void add_txt(Response& r, std::size_t owner, std::uint32_t ttl, const Found& f) {
+void add_txt(Response& r, const CatalogZone& zone, std::size_t owner, const Found& f) {
   char text[kMaxTxt];
-  const std::size_t n = expand_txt(f, text);
+  const std::size_t n = expand_txt(zone, f, text);
+  const std::uint32_t ttl = zone.config.ttl;
   const auto at = r.w.begin_rr_ptr(owner, wire::type::TXT, wire::kClassIN, ttl);
   r.w.u8(static_cast<std::uint8_t>(n));
   r.w.bytes(text, n);
@@ -437,7 +439,7 @@ void add_positive(Response& r, const CatalogZone& z, const Found& f) {
   if (qt == wire::type::A || qt == wire::type::ANY) {
     for (std::size_t i = 0; i < f.ncodes; ++i) add_a(r, wire::kHeaderSize, ttl, f.codes[i]);
   }
-  if (qt == wire::type::TXT || qt == wire::type::ANY) add_txt(r, wire::kHeaderSize, ttl, f);
+  if (qt == wire::type::TXT || qt == wire::type::ANY) add_txt(r, z, wire::kHeaderSize, f);
 }
 
 void answer_apex(Response& r, const CatalogZone& z, std::uint32_t serial) {
@@ -570,7 +572,7 @@ Outcome answer(const std::uint8_t* query, std::size_t size, const Client& client
       f.source = zone;
       f.reason = "query refused by the list's access policy";
       f.add_code(*access.refused_code);
-      add_txt(r, wire::kHeaderSize, zone->config.ttl, f);
+      add_txt(r, *zone, wire::kHeaderSize, f);
     }
     finish(r, true);
     return count(Outcome::answer);

@@ -199,21 +199,28 @@ ParseStatus parse_query(const std::uint8_t* data, std::size_t size, Query& q) {
   if ((q.flags & flag::QR) != 0) return ParseStatus::drop;  // never answer a response
   q.opcode = static_cast<std::uint8_t>((q.flags >> 11) & 0xf);
 
-  // The question, then the rest only to find an OPT; a malformed message
-  // after a good header is FORMERR.
-  bool good = qdcount == 1;
-  if (qdcount >= 1) {
-    good = good && read_name(r, q.qname);
-    q.qtype = r.u16();
-    q.qclass = r.u16();
-    q.question_end = r.pos();
+  // The question, then the rest only to find an OPT (so that even a FORMERR
+  // carries one when the query did); a malformed message after a good
+  // header is FORMERR.
+  bool good = true;
+  for (std::size_t i = 0; good && i < qdcount; ++i) {
+    Name other;
+    good = read_name(r, i == 0 ? q.qname : other);
+    const std::uint16_t qtype = r.u16();
+    const std::uint16_t qclass = r.u16();
     good = good && r.ok();
+    if (i == 0) {
+      q.qtype = qtype;
+      q.qclass = qclass;
+      q.question_end = r.pos();
+    }
   }
   for (std::size_t i = 0; good && i < std::size_t{ancount} + nscount; ++i) {
     good = skip_rr(r, nullptr, false);  // an OPT here is a format error
   }
   for (std::size_t i = 0; good && i < arcount; ++i) good = skip_rr(r, &q, true);
   if (good && r.pos() != size) good = false;  // trailing bytes
+  if (qdcount != 1) good = false;
   if (!good) {
     if (qdcount != 1 || q.question_end == 0) q.question_end = 0;
     return ParseStatus::formerr;

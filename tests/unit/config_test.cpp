@@ -565,8 +565,8 @@ TEST_CASE("the shipped zones and example daemon file load", "[config]") {
   CHECK(zones[1].name == "dbl.example.org");
   CHECK(zones[1].kind == ZoneKind::domain);
   CHECK(zones[2].name == "pbl.example.org");
-  CHECK(zones[2].default_code == v4(127, 0, 0, 10));
-  CHECK(zones[2].codes.at("volume") == v4(127, 0, 0, 11));
+  CHECK(zones[2].default_code == v4(127, 0, 0, 11));
+  CHECK(zones[2].codes.at("volume") == v4(127, 0, 0, 12));
   CHECK(zones[3].name == "zen.example.org");
   CHECK(zones[3].kind == ZoneKind::combined);
   CHECK(zones[3].members == std::vector<std::string>{"bl.example.org", "pbl.example.org"});
