@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -24,7 +25,7 @@ constexpr auto kResizeWait = std::chrono::seconds(10);
 
 // The map is as large as the filesystem holding it, so it cannot fill up
 // before the disk does; LMDB only reserves address space for it.
-std::size_t initial_map_size(const std::filesystem::path& dir) {
+std::size_t default_map_size(const std::filesystem::path& dir) {
   struct statvfs vfs {};
   std::size_t size = 4 * kGiB;
   if (statvfs(dir.c_str(), &vfs) == 0) {
@@ -34,6 +35,35 @@ std::size_t initial_map_size(const std::filesystem::path& dir) {
   return std::min(size, std::size_t{64} << 40);
 }
 
+std::uint64_t load_be64(const unsigned char* p) {
+  std::uint64_t v = 0;
+  std::memcpy(&v, p, 8);
+  return __builtin_bswap64(v);
+}
+
+// Byte-wise lexicographic order, exactly as LMDB's default, so every tool
+// (mdb_dump, mdb_stat) still reads the data; but 19-byte IP keys compare as
+// two 64-bit words and three bytes instead of through memcmp.
+int compare_ip_keys(const MDB_val* a, const MDB_val* b) {
+  const auto* x = static_cast<const unsigned char*>(a->mv_data);
+  const auto* y = static_cast<const unsigned char*>(b->mv_data);
+  if (a->mv_size == 19 && b->mv_size == 19) {
+    for (int i = 0; i < 16; i += 8) {
+      const std::uint64_t u = load_be64(x + i);
+      const std::uint64_t v = load_be64(y + i);
+      if (u != v) return u < v ? -1 : 1;
+    }
+    for (int i = 16; i < 19; ++i) {
+      if (x[i] != y[i]) return x[i] < y[i] ? -1 : 1;
+    }
+    return 0;
+  }
+  const std::size_t n = std::min(a->mv_size, b->mv_size);
+  const int c = std::memcmp(x, y, n);
+  if (c != 0) return c;
+  return a->mv_size < b->mv_size ? -1 : (a->mv_size > b->mv_size ? 1 : 0);
+}
+
 }  // namespace
 
 void Environment::raise(const char* what, int rc) const {
@@ -41,7 +71,8 @@ void Environment::raise(const char* what, int rc) const {
   throw StoreError(dir_.string() + ": " + what + ": " + mdb_strerror(rc), rc);
 }
 
-Environment::Environment(const std::filesystem::path& dir) : dir_(dir) {
+Environment::Environment(const std::filesystem::path& dir, std::size_t initial_map_size)
+    : dir_(dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (ec) throw StoreError(dir_.string() + ": cannot create data directory: " + ec.message(), ec.value());
@@ -52,13 +83,20 @@ Environment::Environment(const std::filesystem::path& dir) : dir_(dir) {
     throw StoreError(dir_.string() + ": data directory not readable and writable: " +
                          std::strerror(errno), errno);
   }
-  if (int rc = mdb_env_create(&env_); rc != 0) raise("mdb_env_create", rc);
-  mdb_env_set_maxreaders(env_, kMaxReaders);
-  mdb_env_set_maxdbs(env_, kMaxDbs);
-  mdb_env_set_mapsize(env_, initial_map_size(dir_));
-  if (int rc = mdb_env_open(env_, dir_.c_str(), MDB_NOTLS, 0640); rc != 0) {
+  // Where address space is limited (ulimit -v, valgrind), a map as large as
+  // the filesystem cannot be reserved: halve it until it can, down to 1 GiB;
+  // it still grows on demand from there.
+  for (std::size_t size = initial_map_size ? initial_map_size : default_map_size(dir_);;
+       size /= 2) {
+    if (int rc = mdb_env_create(&env_); rc != 0) raise("mdb_env_create", rc);
+    mdb_env_set_maxreaders(env_, kMaxReaders);
+    mdb_env_set_maxdbs(env_, kMaxDbs);
+    mdb_env_set_mapsize(env_, size);
+    const int rc = mdb_env_open(env_, dir_.c_str(), MDB_NOTLS, 0640);
+    if (rc == 0) break;
     mdb_env_close(env_);
     env_ = nullptr;
+    if ((rc == ENOMEM || rc == EINVAL) && size > kGiB && initial_map_size == 0) continue;
     if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH || rc == MDB_CORRUPTED) {
       throw StoreError(dir_.string() + ": data.mdb is not a valid LMDB file (" +
                            mdb_strerror(rc) + "); restore it from a backup", rc);
@@ -77,6 +115,7 @@ Environment::Environment(const std::filesystem::path& dir) : dir_(dir) {
     open(schema::kMetaDb, dbs_.meta);
     open(schema::kZonesDb, dbs_.zones);
     open(schema::kIpDb, dbs_.ip);
+    mdb_set_compare(txn.handle(), dbs_.ip, compare_ip_keys);
     open(schema::kDomainDb, dbs_.domain);
     open(schema::kHistoryDb, dbs_.history);
     open(schema::kJournalDb, dbs_.journal);

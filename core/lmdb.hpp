@@ -136,7 +136,9 @@ class Environment {
   // Opens (creating if needed) the environment in `dir`. Throws StoreError
   // naming the path when the directory cannot be created, written or read,
   // or holds another format version.
-  explicit Environment(const std::filesystem::path& dir);
+  // `initial_map_size` 0 means as large as the filesystem; tests pass a
+  // small one to exercise growth.
+  explicit Environment(const std::filesystem::path& dir, std::size_t initial_map_size = 0);
   ~Environment();
   Environment(const Environment&) = delete;
   Environment& operator=(const Environment&) = delete;

@@ -227,9 +227,13 @@ std::optional<IpMatch> match_ip(Cursor& c, ZoneId zone, const IpPrefix::Bytes& a
   if (!longest_container(c, zone, addr, 128, e)) return std::nullopt;
   for (;;) {
     ListingView v;
-    if (!v.parse(e.listing) || v.exclusion()) return std::nullopt;
-    if (v.active_at(now)) return IpMatch{IpPrefix(e.addr, e.len), v};
-    // Expired: absent to the second, so the enclosing prefix decides.
+    if (!v.parse(e.listing)) return std::nullopt;
+    if (v.active_at(now)) {
+      if (v.exclusion()) return std::nullopt;
+      return IpMatch{IpPrefix(e.addr, e.len), v};
+    }
+    // Expired (a listing or an exclusion): absent to the second, so the
+    // enclosing prefix decides, as it will once the sweeper has run.
     if (!to_parent(c, zone, e)) return std::nullopt;
   }
 }
@@ -255,9 +259,9 @@ std::optional<DomainMatch> match_domain(Cursor& c, std::string_view key, std::in
     const auto candidate = key.substr(0, end);
     if (c.find(candidate)) {
       ListingView v;
-      if (v.parse(c.value()) && (self || (v.flags() & kFlagSubtree) != 0)) {
+      if (v.parse(c.value()) && (self || (v.flags() & kFlagSubtree) != 0) && v.active_at(now)) {
         if (v.exclusion()) return std::nullopt;
-        if (v.active_at(now)) return DomainMatch{labels, v};
+        return DomainMatch{labels, v};
       }
     }
     self = false;
@@ -350,8 +354,8 @@ std::string_view listing_bytes(MDB_dbi dbi, const Databases& dbs, std::string_vi
 
 }  // namespace
 
-Store::Store(const std::filesystem::path& data_dir, Clock clock)
-    : env_(data_dir), clock_(std::move(clock)) {}
+Store::Store(const std::filesystem::path& data_dir, Clock clock, std::size_t initial_map_size)
+    : env_(data_dir, initial_map_size), clock_(std::move(clock)) {}
 
 std::optional<ZoneRef> Store::find_zone(const ReadTxn& txn, std::string_view name) const {
   const auto v = txn.get(txn.dbs().zones, name);

@@ -97,7 +97,8 @@ bool domain_subtree_exists(Cursor& domain_cursor, std::string_view key);
 
 class Store {
  public:
-  explicit Store(const std::filesystem::path& data_dir, Clock clock = system_now);
+  explicit Store(const std::filesystem::path& data_dir, Clock clock = system_now,
+                 std::size_t initial_map_size = 0);
 
   Environment& env() { return env_; }
   std::int64_t now() const { return clock_(); }

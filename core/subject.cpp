@@ -13,16 +13,26 @@ namespace {
 
 constexpr std::uint8_t kV4MappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
+std::uint64_t load_be64(const std::uint8_t* p) {
+  std::uint64_t v = 0;
+  std::memcpy(&v, p, 8);
+  return __builtin_bswap64(v);
+}
+
+void store_be64(std::uint8_t* p, std::uint64_t v) {
+  v = __builtin_bswap64(v);
+  std::memcpy(p, &v, 8);
+}
+
+// Clears the bits below `length`, as two 64-bit words (this is on the DNS path).
 void mask_to(IpPrefix::Bytes& addr, std::uint8_t length) {
-  for (int i = 0; i < 16; ++i) {
-    const int bits = static_cast<int>(length) - i * 8;
-    if (bits >= 8) continue;
-    if (bits <= 0) {
-      addr[static_cast<std::size_t>(i)] = 0;
-    } else {
-      addr[static_cast<std::size_t>(i)] &= static_cast<std::uint8_t>(0xff00u >> bits);
-    }
-  }
+  const auto mask = [](int bits) -> std::uint64_t {
+    if (bits <= 0) return 0;
+    if (bits >= 64) return ~std::uint64_t{0};
+    return ~std::uint64_t{0} << (64 - bits);
+  };
+  store_be64(addr.data(), load_be64(addr.data()) & mask(length));
+  store_be64(addr.data() + 8, load_be64(addr.data() + 8) & mask(length - 64));
 }
 
 bool fail(std::string* error, std::string message) {
@@ -56,11 +66,10 @@ std::uint32_t IpPrefix::v4_addr() const {
 }
 
 int common_prefix_bits(const IpPrefix::Bytes& a, const IpPrefix::Bytes& b) {
-  for (int i = 0; i < 16; ++i) {
-    const auto x = static_cast<unsigned>(a[static_cast<std::size_t>(i)] ^ b[static_cast<std::size_t>(i)]);
-    if (x != 0) return i * 8 + std::countl_zero(static_cast<std::uint8_t>(x));
-  }
-  return 128;
+  const std::uint64_t hi = load_be64(a.data()) ^ load_be64(b.data());
+  if (hi != 0) return std::countl_zero(hi);
+  const std::uint64_t lo = load_be64(a.data() + 8) ^ load_be64(b.data() + 8);
+  return lo != 0 ? 64 + std::countl_zero(lo) : 128;
 }
 
 bool IpPrefix::contains(const Bytes& addr) const { return common_prefix_bits(addr_, addr) >= length_; }

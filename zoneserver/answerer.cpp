@@ -297,6 +297,7 @@ struct Response {
   std::uint8_t rcode = 0;
   std::uint16_t ext_rcode = 0;
   std::size_t limit = 512;  // bytes the whole message may take
+  std::uint16_t edns_size = 1232;  // what our OPT advertises
   std::size_t after_question = 0;
 };
 
@@ -320,7 +321,7 @@ void finish(Response& r, bool with_question) {
   if (r.q.has_edns) {
     r.w.u8(0);
     r.w.u16(wire::type::OPT);
-    r.w.u16(1232);
+    r.w.u16(r.edns_size);
     const std::uint32_t ttl = (static_cast<std::uint32_t>(r.ext_rcode >> 4) << 24) |
                               (r.q.dnssec_ok ? 0x8000u : 0u);
     r.w.u32(ttl);
@@ -472,6 +473,7 @@ Outcome answer(const std::uint8_t* query, std::size_t size, const Client& client
   }
 
   Response r{out, q, query};
+  r.edns_size = options.edns_udp_size;
   // UDP: never more than the requester can take (512 without EDNS) or we
   // advertise. A malformed query's reply is a bare header (+OPT if it had
   // one), never larger than the query itself.

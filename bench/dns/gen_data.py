@@ -8,6 +8,7 @@ Deterministic for a given seed and sizes. Writes into OUT:
   rbldnsd/v4.txt        rbldnsd ip4trie/ip4set dataset ($SOA, $NS, $TTL, default value)
   rbldnsd/v6.txt        rbldnsd ip6trie dataset
   queries.txt           dnsperf input: K A queries, half listed, half unlisted, shuffled
+  expected.tsv          the same queries with their kind (listed_* / unlisted_*)
   samples.tsv           a few names per kind, for the dig sanity check
   meta.json             the parameters and counts
 
@@ -17,7 +18,8 @@ The data:
     invertible, so "is this address one of the N?" costs one inverse);
   * 50k distinct IPv4 CIDR prefixes, lengths uniform in /16../30;
   * 10k distinct IPv6 /64 prefixes in 2000::/3.
-No address in 0/8, 127/8 (RFC 5782 test points) or 224/3 is used.
+Nothing overlaps special-purpose space (SPECIAL_V4, SPECIAL_V6_TOP16 below):
+rblzone refuses such listings without --force, and rbldnsd must get the same set.
 
 The queries: half listed (a listed single, an address inside a listed IPv4
 prefix, or an address inside a listed /64), half unlisted (random addresses
@@ -57,9 +59,45 @@ def fmix32_inv(h):
     return h
 
 
-def reserved(a):
-    first = a >> 24
-    return first == 0 or first == 127 or first >= 224
+# IPv4 special-purpose space (RFC 6890 and the IANA registry, plus multicast
+# and class E): nothing listed or queried here overlaps it, so rblzone's
+# special-purpose check (core::is_special_purpose) never skips a listing and
+# rblzoned and rbldnsd serve exactly the same data.
+SPECIAL_V4 = [
+    ("0.0.0.0", 8), ("10.0.0.0", 8), ("100.64.0.0", 10), ("127.0.0.0", 8),
+    ("169.254.0.0", 16), ("172.16.0.0", 12), ("192.0.0.0", 24), ("192.0.2.0", 24),
+    ("192.31.196.0", 24), ("192.52.193.0", 24), ("192.88.99.0", 24), ("192.168.0.0", 16),
+    ("192.175.48.0", 24), ("198.18.0.0", 15), ("198.51.100.0", 24), ("203.0.113.0", 24),
+    ("224.0.0.0", 4), ("240.0.0.0", 4),
+]
+SPECIAL_V4 = [(int(ipaddress.IPv4Address(a)), n) for a, n in SPECIAL_V4]
+SPECIAL_OCTETS = set()
+for _net, _len in SPECIAL_V4:
+    _span = 1 << max(0, 8 - _len)
+    SPECIAL_OCTETS.update(range(_net >> 24, (_net >> 24) + _span))
+# IPv6: everything is drawn from 2000::/3 (outside ::/8, fc00::/7, fe80::/10);
+# the first 16 bits also avoid 2001::/16 (Teredo, benchmarking, ORCHID,
+# documentation 2001:db8::/32, ...), 2002::/16 (6to4) and 3fff::/16 (documentation).
+SPECIAL_V6_TOP16 = {0x2001, 0x2002, 0x3FFF}
+
+
+def special(a, plen=32):
+    """True if the IPv4 prefix a/plen overlaps special-purpose space."""
+    if (a >> 24) not in SPECIAL_OCTETS:
+        return False
+    for net, n in SPECIAL_V4:
+        m = min(n, plen)
+        if (a >> (32 - m)) == (net >> (32 - m)):
+            return True
+    return False
+
+
+def v6_top64():
+    """A random /64 in 2000::/3 outside SPECIAL_V6_TOP16 (uses the global rng)."""
+    while True:
+        top = (1 << 61) | RNG.getrandbits(61)
+        if (top >> 48) not in SPECIAL_V6_TOP16:
+            return top
 
 
 def v4str(a):
@@ -85,6 +123,9 @@ def parse_count(text):
     return int(float(t) * mult)
 
 
+RNG = None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True, help="output directory (created)")
@@ -107,7 +148,8 @@ def main():
     n_v6 = parse_count(args.v6)
     n_query = parse_count(args.queries)
     zone = args.zone.rstrip(".").lower()
-    rng = random.Random(args.seed)
+    global RNG
+    rng = RNG = random.Random(args.seed)
     key = rng.getrandbits(32)  # selects the bijection
 
     def h(i):
@@ -133,14 +175,14 @@ def main():
         f.write("$TTL 900\n")
         f.write(f":{args.code}:{args.reason}\n")
 
-    # 1. singles: indices 0..imax-1 of the bijection, skipping reserved ones.
+    # 1. singles: indices 0..imax-1 of the bijection, skipping special-purpose ones.
     i = 0
     made = 0
     chunk_l, chunk_r = [], []
     while made < n_single:
         a = h(i)
         i += 1
-        if reserved(a):
+        if special(a):
             continue
         s = v4str(a)
         chunk_l.append(s + tail)
@@ -155,7 +197,7 @@ def main():
     imax = i
 
     def is_single(a):
-        return not reserved(a) and h_inv(a) < imax
+        return not special(a) and h_inv(a) < imax
 
     # 2. IPv4 CIDR prefixes, network-aligned, /16../30.
     cidrs = set()
@@ -163,7 +205,7 @@ def main():
     while len(cidr_list) < n_cidr:
         plen = rng.randint(16, 30)
         a = rng.getrandbits(32) & (M32 << (32 - plen)) & M32
-        if reserved(a) or (a, plen) in cidrs:
+        if special(a, plen) or (a, plen) in cidrs:
             continue
         cidrs.add((a, plen))
         cidr_list.append((a, plen))
@@ -181,7 +223,7 @@ def main():
     v6set = set()
     v6_list = []
     while len(v6_list) < n_v6:
-        top = (1 << 61) | rng.getrandbits(61)
+        top = v6_top64()
         if top in v6set:
             continue
         v6set.add(top)
@@ -196,7 +238,7 @@ def main():
     def listed_single():
         while True:
             a = h(rng.randrange(imax))
-            if not reserved(a):
+            if not special(a):
                 return a
 
     def listed_cidr():
@@ -210,12 +252,12 @@ def main():
     def unlisted_v4():
         while True:
             a = rng.getrandbits(32)
-            if not reserved(a) and not is_single(a) and not in_cidr(a):
+            if not special(a) and not is_single(a) and not in_cidr(a):
                 return a
 
     def unlisted_v6():
         while True:
-            top = (1 << 61) | rng.getrandbits(61)
+            top = v6_top64()
             if top not in v6set:
                 return (top << 64) | rng.getrandbits(64)
 
@@ -228,7 +270,7 @@ def main():
 
     def add(kind, name):
         kinds[kind] += 1
-        queries.append(name)
+        queries.append((name, kind))
         if len(samples[kind]) < 3:
             samples[kind].append(name)
 
@@ -246,7 +288,9 @@ def main():
             add("unlisted_v4", v4qname(unlisted_v4(), zone))
     rng.shuffle(queries)
     with open(os.path.join(out, "queries.txt"), "w") as f:
-        f.write("".join(q + " A\n" for q in queries))
+        f.write("".join(name + " A\n" for name, _ in queries))
+    with open(os.path.join(out, "expected.tsv"), "w") as f:
+        f.write("".join(f"{kind}\t{name}\n" for name, kind in queries))
 
     with open(os.path.join(out, "samples.tsv"), "w") as f:
         for kind, names in samples.items():

@@ -11,6 +11,13 @@
       ANCOUNT > 0), or any response at all with --any (the ceiling). The prober
       writes to FILE (atomically) the seconds from just before the exec to that
       answer, or "FAIL reason" if the server exits or the timeout passes.
+
+  probe.py verify --port P --expected expected.tsv [--limit N] [--code 127.0.0.2]
+      Sends the first N queries of expected.tsv (kind TAB name; 0 = all) to
+      127.0.0.1:P, up to 256 outstanding, and checks every answer: listed_*
+      must be NOERROR with exactly the A record CODE, unlisted_* NXDOMAIN with
+      no answer. Prints one line per kind and the first wrong answers; exits 1
+      if any answer was wrong or missing.
 """
 
 import argparse
@@ -119,6 +126,106 @@ def start(args):
     os.execvp(args.cmd[0], args.cmd)
 
 
+def skip_name(data, off):
+    while True:
+        n = data[off]
+        if n == 0:
+            return off + 1
+        if n & 0xC0 == 0xC0:
+            return off + 2
+        off += 1 + n
+
+
+def parse_answer(data):
+    """-> (rcode, [A addresses]) of a response."""
+    _, flags, qd, an = struct.unpack("!HHHH", data[:8])
+    off = 12
+    for _ in range(qd):
+        off = skip_name(data, off) + 4
+    addrs = []
+    for _ in range(an):
+        off = skip_name(data, off)
+        rtype, _, _, rdlen = struct.unpack("!HHIH", data[off:off + 10])
+        off += 10
+        if rtype == 1 and rdlen == 4:
+            addrs.append(socket.inet_ntoa(data[off:off + 4]))
+        off += rdlen
+    return flags & 0x000F, sorted(addrs)
+
+
+RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
+
+
+def verify(args):
+    todo = []
+    with open(args.expected) as f:
+        for line in f:
+            kind, name = line.rstrip("\n").split("\t")
+            todo.append((kind, name))
+            if args.limit and len(todo) >= args.limit:
+                break
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.setblocking(False)
+    dest = ("127.0.0.1", args.port)
+    pending = {}  # qid -> (index, sent time, tries)
+    results = [None] * len(todo)
+    nxt = 0
+    while nxt < len(todo) or pending:
+        now = time.monotonic()
+        while nxt < len(todo) and len(pending) < 256:
+            qid = nxt & 0xFFFF
+            if qid in pending:
+                break
+            sock.sendto(query(qid, todo[nxt][1]), dest)
+            pending[qid] = (nxt, now, 1)
+            nxt += 1
+        r, _, _ = select.select([sock], [], [], 0.05)
+        if r:
+            while True:
+                try:
+                    data = sock.recv(4096)
+                except (BlockingIOError, InterruptedError):
+                    break
+                if len(data) < 12:
+                    continue
+                qid = struct.unpack("!H", data[:2])[0]
+                if qid not in pending:
+                    continue
+                i = pending.pop(qid)[0]
+                try:
+                    results[i] = parse_answer(data)
+                except (IndexError, struct.error):
+                    results[i] = ("unparsable", [])
+        now = time.monotonic()
+        for qid, (i, sent, tries) in list(pending.items()):
+            if now - sent > 1.0:
+                if tries < 3:
+                    sock.sendto(query(qid, todo[i][1]), dest)
+                    pending[qid] = (i, now, tries + 1)
+                else:
+                    del pending[qid]
+                    results[i] = ("timeout", [])
+    per = {}
+    wrong = []
+    for (kind, name), res in zip(todo, results):
+        rcode, addrs = res
+        if kind.startswith("listed"):
+            ok = rcode == 0 and addrs == [args.code]
+        else:
+            ok = rcode == 3 and not addrs
+        st = per.setdefault(kind, [0, 0])
+        st[0 if ok else 1] += 1
+        if not ok:
+            wrong.append((kind, name, RCODES.get(rcode, rcode), addrs))
+    for kind in sorted(per):
+        good, bad = per[kind]
+        print(f"{kind}: {good} ok, {bad} wrong")
+    for kind, name, rc, addrs in wrong[:args.show]:
+        print(f"  WRONG {kind} {name}: {rc} {' '.join(addrs)}")
+    return 1 if wrong else 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd_name", required=True)
@@ -130,9 +237,17 @@ def main():
     st.add_argument("--any", action="store_true")
     st.add_argument("--timeout", type=float, default=600)
     st.add_argument("cmd", nargs=argparse.REMAINDER)
+    vf = sub.add_parser("verify")
+    vf.add_argument("--port", type=int, required=True)
+    vf.add_argument("--expected", required=True)
+    vf.add_argument("--limit", type=int, default=0)
+    vf.add_argument("--code", default="127.0.0.2")
+    vf.add_argument("--show", type=int, default=10)
     args = ap.parse_args()
     if args.cmd_name == "freeport":
         return freeport()
+    if args.cmd_name == "verify":
+        return verify(args)
     if args.cmd and args.cmd[0] == "--":
         args.cmd = args.cmd[1:]
     if not args.cmd:

@@ -148,7 +148,7 @@ def main():
         else:
             ans = "–"
         if s["sanity"] not in ("ok", "n/a"):
-            ans += f" (dig check: {s['sanity']})"
+            ans += f" (correctness check: {s['sanity']})"
         if s["errors"]:
             ans += f" ({s['errors']})"
         lost = f"{100 * s['lost'] / s['sent']:.3f}%" if s["sent"] else "–"

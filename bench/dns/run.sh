@@ -16,6 +16,8 @@ usage: bench/dns/run.sh [options]
   --threads N       worker threads for rblzoned (--dns-threads) and the ceiling (default 1);
                     rbldnsd is single-threaded whatever this says
   --queries N       queries in the query file (default 200k; half listed)
+  --verify N|all    after the dig check, send the first N queries (default all) once and check
+                    every answer against the generator's expectation; 0 skips it
   --servers LIST    comma-separated subset of ceiling,rbldnsd,rblzoned (default: all three)
   --rbldnsd-type T  rbldnsd dataset for IPv4: ip4trie (default) or ip4set
   --wait-idle N     before each measurement wait up to N s for the host to be idle (other
@@ -34,7 +36,7 @@ PY=/usr/bin/python3
 ZONE=bl.bench
 
 SIZE=1M RUNS=3 DURATION=20 WARMUP=3 CLIENTS=4 DP_THREADS="" THREADS=1 QUERIES=200k
-SERVERS="ceiling,rbldnsd,rblzoned" V4TYPE=ip4trie PIN=0 OUT="" KEEP=0 WAIT_IDLE=0
+SERVERS="ceiling,rbldnsd,rblzoned" V4TYPE=ip4trie PIN=0 OUT="" KEEP=0 WAIT_IDLE=0 VERIFY=all
 while [ $# -gt 0 ]; do
   case "$1" in
     --size) SIZE=$2; shift 2 ;;
@@ -46,6 +48,7 @@ while [ $# -gt 0 ]; do
     --threads) THREADS=$2; shift 2 ;;
     --queries) QUERIES=$2; shift 2 ;;
     --servers) SERVERS=$2; shift 2 ;;
+    --verify) VERIFY=$2; shift 2 ;;
     --rbldnsd-type) V4TYPE=$2; shift 2 ;;
     --pin) PIN=1; shift ;;
     --wait-idle) WAIT_IDLE=$2; shift 2 ;;
@@ -169,7 +172,8 @@ for s in "${WANT[@]}"; do
       fi
       load_s=$(calc "$(date +%s.%N) - $t0")
       du_mb=$(du -sm "$WORK/rblzoned-data" | cut -f1)
-      LOAD_NOTE="Load: \`rblzone listing load\` of $N_LISTINGS listings took $(printf '%.1f' "$load_s") s ($(printf '%.0f' "$(calc "$N_LISTINGS / $load_s")") listings/s); data dir ${du_mb} MB. rbldnsd parses its text files at every start (its startup column)."
+      load_said=$(tail -1 "$RESULTS/rblzone-load.log")
+      LOAD_NOTE="Load: \`rblzone listing load\` of $N_LISTINGS listings took $(printf '%.1f' "$load_s") s ($(printf '%.0f' "$(calc "$N_LISTINGS / $load_s")") listings/s; it said \"$load_said\"); data dir ${du_mb} MB. rbldnsd parses its text files at every start (its startup column)."
       log "rblzoned: loaded in $(printf '%.2f' "$load_s") s, data dir ${du_mb} MB"
       if "$RBLZONED" --help 2>&1 | grep -q -- '--dns-threads'; then
         RBLZONED_THREADS_NOTE="--dns-threads $THREADS"
@@ -275,7 +279,19 @@ sanity_check() {  # server port -> prints ok or FAIL(n)
     esac
     log "  dig $server $kind $name -> ${status:-no answer} ${a}[$r]"
   done <"$DATA/samples.tsv"
-  if [ $fails = 0 ]; then echo ok; else echo "FAIL($fails)"; fi
+  local verdict="ok"
+  [ $fails = 0 ] || verdict="dig FAIL($fails)"
+  if [ "$VERIFY" != 0 ]; then
+    log "  verifying $([ "$VERIFY" = all ] && echo every || echo the first "$VERIFY") query of queries.txt against its expected answer"
+    if "$PY" "$HERE/probe.py" verify --port "$port" --expected "$DATA/expected.tsv" \
+        --limit "$([ "$VERIFY" = all ] && echo 0 || echo "$VERIFY")" >"$RESULTS/verify-$server.txt" 2>&1; then
+      sed 's/^/    /' "$RESULTS/verify-$server.txt" >&2
+    else
+      sed 's/^/    /' "$RESULTS/verify-$server.txt" >&2
+      [ "$verdict" = ok ] && verdict="verify FAIL" || verdict+=", verify FAIL"
+    fi
+  fi
+  echo "$verdict"
 }
 
 printf 'server\trun\tlabel\tthreads\tstartup_s\tcpu_s\tdnsperf_cpu_s\thost_cores\tbackground_cores\trss_kb\thwm_kb\tanon_kb\tsanity\tdnsperf\terror\n' >"$RESULTS/runs.tsv"
@@ -312,9 +328,9 @@ bench_one() {  # server run
   else
     local var="SANITY_$server"
     if [ -z "${!var}" ]; then
-      log "$server: dig sanity check (listed -> 127.0.0.2, unlisted -> NXDOMAIN)"
+      log "$server: correctness check (listed -> 127.0.0.2, unlisted -> NXDOMAIN)"
       printf -v "$var" '%s' "$(sanity_check "$server" "$port")"
-      log "$server: dig sanity check: ${!var}"
+      log "$server: correctness check: ${!var}"
     fi
     sanity=${!var}
   fi
