@@ -105,7 +105,16 @@ Environment::Environment(const std::filesystem::path& dir, std::size_t initial_m
   }
   int dead = 0;
   mdb_reader_check(env_, &dead);
+  try {
+    open_databases_();
+  } catch (...) {  // the destructor will not run: close what was opened
+    mdb_env_close(env_);
+    env_ = nullptr;
+    throw;
+  }
+}
 
+void Environment::open_databases_() {
   // Open (or create) every named database once; their handles are valid for
   // the life of the environment.
   write([&](WriteTxn& txn) {
@@ -140,6 +149,12 @@ std::size_t Environment::map_size() const {
   MDB_envinfo info{};
   mdb_env_info(env_, &info);
   return info.me_mapsize;
+}
+
+std::size_t Environment::last_txn_id() const {
+  MDB_envinfo info{};
+  mdb_env_info(env_, &info);
+  return info.me_last_txnid;
 }
 
 void Environment::adopt_resize_() {

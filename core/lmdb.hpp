@@ -94,6 +94,8 @@ class ReadTxn {
   std::optional<std::string_view> get(MDB_dbi dbi, std::string_view key) const;
   const Databases& dbs() const;
   MDB_txn* handle() const { return txn_; }
+  // The id of the snapshot (the last transaction committed when it began).
+  std::size_t id() const { return mdb_txn_id(txn_); }
 
   // Read-only only: release the snapshot but keep the reader slot, then take
   // a fresh snapshot. Between reset() and renew() nothing may be read.
@@ -154,12 +156,16 @@ class Environment {
   const std::filesystem::path& dir() const { return dir_; }
   MDB_env* handle() const { return env_; }
   std::size_t map_size() const;
+  // The id of the last committed write transaction, by any process: a read
+  // snapshot with this id is current. Cheap: reads the meta pages.
+  std::size_t last_txn_id() const;
 
   [[noreturn]] void raise(const char* what, int rc) const;
 
  private:
   friend class ReadTxn;
   WriteTxn begin_write_();
+  void open_databases_();
   void grow_();
   void adopt_resize_();
 

@@ -27,7 +27,8 @@
 //           another's. History follows listing-key order, so a sorted bulk
 //           load appends to both. Never deleted by expiry.
 // journal   ZONE | serial u32 -> i64 time | u8 op (1 put, 2 del) |
-//             str subject | str listing (empty for del)
+//             u8 kind (4 ip, 5 domain) | str listing key without ZONE |
+//             str listing (after a put; what was removed for a del)
 //           One entry per change; the zone's SOA serial after the change.
 // expiry    ZONE | expires u64 | kind u8 | listing key -> empty
 //           Every non-permanent listing, in expiry order, for the sweeper.

@@ -314,17 +314,20 @@ struct RecordReader {
   }
 };
 
-std::string encode_event(std::int64_t t, const Change& why, const std::optional<Listing>& before,
-                         const std::optional<Listing>& after) {
+// `before` and `after` are encoded listings, empty for none.
+std::string encode_event(std::int64_t t, const Change& why, std::string_view before,
+                         std::string_view after) {
   std::string out;
+  out.reserve(16 + why.actor.size() + why.action.size() + why.reason.size() + before.size() +
+              after.size());
   put_be(out, t);
   put_str(out, why.actor);
   put_str(out, why.action);
   put_str(out, why.reason);
-  out.push_back(before ? 1 : 0);
-  if (before) put_str(out, before->encode());
-  out.push_back(after ? 1 : 0);
-  if (after) put_str(out, after->encode());
+  out.push_back(before.empty() ? 0 : 1);
+  if (!before.empty()) put_str(out, before);
+  out.push_back(after.empty() ? 0 : 1);
+  if (!after.empty()) put_str(out, after);
   return out;
 }
 
@@ -377,8 +380,8 @@ ZoneRef Store::ensure_zone(WriteTxn& txn, std::string_view name) {
   return ZoneRef{id, std::string(name)};
 }
 
-std::uint32_t Store::serial(const ReadTxn& txn, const ZoneRef& zone) const {
-  const auto v = txn.get(txn.dbs().zones, zone.name);
+std::uint32_t Store::serial(const ReadTxn& txn, std::string_view zone_name) const {
+  const auto v = txn.get(txn.dbs().zones, zone_name);
   return v && v->size() >= 6 ? get_be<std::uint32_t>(*v, 2) : 0;
 }
 
@@ -433,21 +436,24 @@ std::vector<JournalEntry> Store::journal_since(const ReadTxn& txn, const ZoneRef
     e.serial = get_be<std::uint32_t>(c.key(), 2);
     e.time = r.num<std::int64_t>();
     e.removed = r.num<std::uint8_t>() == 2;
-    e.subject = r.str();
+    const auto kind = r.num<std::uint8_t>();
+    const auto key = r.str();
     const auto l = r.str();
     if (!r.ok) continue;
-    if (!e.removed) e.listing = Listing::decode(l);
+    const auto listing = Listing::decode(l);
+    const MDB_dbi dbi = kind == schema::kExpiryKindIp ? txn.dbs().ip : txn.dbs().domain;
+    e.subject = to_string(subject_from_key(dbi, txn.dbs(), prefix + std::string(key),
+                                           listing.value_or(Listing{})));
+    if (!e.removed) e.listing = listing;
     out.push_back(std::move(e));
   }
   return out;
 }
 
-void Store::record_(WriteTxn& txn, const ZoneRef& zone, const Subject& s,
-                    const std::optional<Listing>& before, const std::optional<Listing>& after,
-                    const Change& why) {
+void Store::record_(WriteTxn& txn, const ZoneRef& zone, const Subject& s, std::string_view key,
+                    std::string_view before, std::string_view after, const Change& why) {
   const auto& dbs = txn.dbs();
   const std::int64_t t = now();
-  const std::string subject = to_string(s);
 
   std::uint64_t seq = 1;
   if (const auto v = txn.get(dbs.meta, schema::kEventSeqKey); v && v->size() == 8) {
@@ -468,9 +474,11 @@ void Store::record_(WriteTxn& txn, const ZoneRef& zone, const Subject& s,
   put_be(jkey, serial);
   std::string entry;
   put_be(entry, t);
-  entry.push_back(after ? 1 : 2);
-  put_str(entry, subject);
-  put_str(entry, after ? after->encode() : std::string());
+  entry.push_back(after.empty() ? 2 : 1);
+  entry.push_back(static_cast<char>(kind_of(s) == SubjectKind::ip ? schema::kExpiryKindIp
+                                                                  : schema::kExpiryKindDomain));
+  put_str(entry, key.substr(2));
+  put_str(entry, after.empty() ? before : after);
   txn.put(dbs.journal, jkey, entry);
 }
 
@@ -485,6 +493,7 @@ std::optional<Listing> Store::put(WriteTxn& txn, const ZoneRef& zone, const Subj
                                                         : (stored.flags & ~kFlagSubtree));
   }
   std::optional<Listing> before;
+  std::string before_bytes;  // copied: the put below may move the page it lives on
   std::string value;
   if (dbi == dbs.ip) {
     // One seek to the greatest key <= this one: either this very prefix
@@ -496,6 +505,7 @@ std::optional<Listing> Store::put(WriteTxn& txn, const ZoneRef& zone, const Subj
     if (c.seek_le(key) && read_ip_entry(c, zone.id, e)) {
       if (c.key() == key) {
         before = Listing::decode(e.listing);
+        before_bytes = e.listing;
         parent = e.parent;
       } else if (p.length() > 0 &&
                  container_from(c, zone.id, p.bytes(), static_cast<std::uint8_t>(p.length() - 1), e)) {
@@ -505,10 +515,12 @@ std::optional<Listing> Store::put(WriteTxn& txn, const ZoneRef& zone, const Subj
     value.push_back(static_cast<char>(parent));
   } else if (const auto v = txn.get(dbi, key)) {
     before = Listing::decode(*v);
+    before_bytes = *v;
   }
   if (before && before->expires != 0) {
     txn.del(dbs.expiry, expiry_key(zone.id, before->expires, dbi, dbs, key));
   }
+  const std::size_t listing_at = value.size();
   value += stored.encode();
   txn.put(dbi, key, value);
   if (!before && dbi == dbs.ip && !std::get<IpPrefix>(s).is_host()) {  // a host has no children
@@ -516,7 +528,7 @@ std::optional<Listing> Store::put(WriteTxn& txn, const ZoneRef& zone, const Subj
     reparent_children(txn, zone.id, p, p.length());
   }
   if (stored.expires != 0) txn.put(dbs.expiry, expiry_key(zone.id, stored.expires, dbi, dbs, key), "");
-  record_(txn, zone, s, before, stored, why);
+  record_(txn, zone, s, key, before_bytes, std::string_view(value).substr(listing_at), why);
   return before;
 }
 
@@ -527,7 +539,8 @@ std::optional<Listing> Store::remove(WriteTxn& txn, const ZoneRef& zone, const S
   const auto key = listing_key(zone.id, s);
   const auto v = txn.get(dbi, key);
   if (!v) return std::nullopt;
-  auto before = Listing::decode(listing_bytes(dbi, dbs, *v));
+  const std::string before_bytes(listing_bytes(dbi, dbs, *v));
+  auto before = Listing::decode(before_bytes);
   const auto parent = dbi == dbs.ip && !v->empty() ? static_cast<std::uint8_t>((*v)[0])
                                                    : schema::kNoParent;
   if (before && before->expires != 0) {
@@ -537,7 +550,7 @@ std::optional<Listing> Store::remove(WriteTxn& txn, const ZoneRef& zone, const S
   if (dbi == dbs.ip && !std::get<IpPrefix>(s).is_host()) {
     reparent_children(txn, zone.id, std::get<IpPrefix>(s), parent);
   }
-  record_(txn, zone, s, before, std::nullopt, why);
+  record_(txn, zone, s, key, before_bytes, {}, why);
   return before ? before : std::optional<Listing>(Listing{});
 }
 

@@ -106,7 +106,10 @@ class Store {
   std::optional<ZoneRef> find_zone(const ReadTxn& txn, std::string_view name) const;
   // Registers the zone on first use: a fresh id and a serial from the clock.
   ZoneRef ensure_zone(WriteTxn& txn, std::string_view name);
-  std::uint32_t serial(const ReadTxn& txn, const ZoneRef& zone) const;
+  std::uint32_t serial(const ReadTxn& txn, const ZoneRef& zone) const {
+    return serial(txn, std::string_view(zone.name));
+  }
+  std::uint32_t serial(const ReadTxn& txn, std::string_view zone_name) const;
 
   std::optional<Listing> get(const ReadTxn& txn, const ZoneRef& zone, const Subject& s) const;
   void for_each(const ReadTxn& txn, const ZoneRef& zone,
@@ -128,9 +131,10 @@ class Store {
                             std::size_t limit);
 
  private:
-  void record_(WriteTxn& txn, const ZoneRef& zone, const Subject& s,
-               const std::optional<Listing>& before, const std::optional<Listing>& after,
-               const Change& why);
+  // Writes the history event and journal entry and bumps the serial.
+  // `before` and `after` are encoded listings, empty for none.
+  void record_(WriteTxn& txn, const ZoneRef& zone, const Subject& s, std::string_view key,
+               std::string_view before, std::string_view after, const Change& why);
 
   Environment env_;
   Clock clock_;

@@ -36,6 +36,10 @@ bool Snapshot::renew() {
   return valid_;
 }
 
+bool Snapshot::stale() const {
+  return !valid_ || txn_->id() != store_.env().last_txn_id();
+}
+
 void Snapshot::reset() {
   if (txn_ && valid_) txn_->reset();
   valid_ = false;
@@ -45,8 +49,7 @@ std::uint32_t Snapshot::serial(const CatalogZone& z) {
   for (const auto& [id, s] : serials_) {
     if (id == z.id) return s;
   }
-  const core::ZoneRef ref{z.id, z.config.name};
-  const std::uint32_t s = store_.serial(*txn_, ref);
+  const std::uint32_t s = store_.serial(*txn_, std::string_view(z.config.name));
   serials_.emplace_back(z.id, s);
   return s;
 }

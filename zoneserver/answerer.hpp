@@ -33,6 +33,8 @@ class Snapshot {
   bool renew();
   void reset();
   bool valid() const { return valid_; }
+  // True when a transaction was committed after this snapshot began.
+  bool stale() const;
   core::Cursor& ip() { return *ip_; }
   core::Cursor& domain() { return *domain_; }
   const core::ReadTxn& txn() const { return *txn_; }
