@@ -68,7 +68,17 @@ int compare_ip_keys(const MDB_val* a, const MDB_val* b) {
 
 void Environment::raise(const char* what, int rc) const {
   if (rc == MDB_MAP_FULL) throw MapFull();
-  throw StoreError(dir_.string() + ": " + what + ": " + mdb_strerror(rc), rc);
+  std::string message = dir_.string() + ": " + what + ": " + mdb_strerror(rc);
+  // LMDB reports a short write on a full disk as EIO: say what it means.
+  struct statvfs vfs {};
+  if ((rc == EIO || rc == ENOSPC) && statvfs(dir_.c_str(), &vfs) == 0) {
+    const auto free_bytes = static_cast<std::size_t>(vfs.f_bavail) * vfs.f_frsize;
+    if (free_bytes < std::size_t{16} << 20) {
+      message += " (no space left on the filesystem: " + std::to_string(free_bytes) +
+                 " bytes free; nothing of this transaction was written)";
+    }
+  }
+  throw StoreError(message, rc);
 }
 
 Environment::Environment(const std::filesystem::path& dir, std::size_t initial_map_size)

@@ -80,6 +80,13 @@ struct Found {
   std::string_view reason;
   char listed_subject[80] = {};  // the prefix or domain that matched
   char queried[80] = {};         // "$": the address or domain asked about
+  // For IP answers the two texts above are formatted only when a TXT needs
+  // them (printf is not free): until then these hold the raw values.
+  bool ip_text_pending = false;
+  IpPrefix::Bytes queried_addr{};
+  IpPrefix listed_prefix;
+
+  void format_ip_texts();
 
   void add_code(std::uint32_t c) {
     for (std::size_t i = 0; i < ncodes; ++i) {
@@ -155,6 +162,13 @@ void format_ip(const IpPrefix::Bytes& addr, int length, char* out, std::size_t c
   }
 }
 
+void Found::format_ip_texts() {
+  if (!ip_text_pending) return;
+  format_ip(queried_addr, -1, queried, sizeof queried);
+  format_ip(listed_prefix.bytes(), listed_prefix.length(), listed_subject, sizeof listed_subject);
+  ip_text_pending = false;
+}
+
 // --- lookups -----------------------------------------------------------------
 
 bool range_exists(Snapshot& snap, const CatalogZone& zone, const IpPrefix& range) {
@@ -173,14 +187,15 @@ Verdict lookup_ip(Snapshot& snap, const CatalogZone& zone, const IpName& n, std:
   const bool full_v6 = n.v6 && n.labels == 32;
   if (full_v4 || full_v6) {
     const IpPrefix::Bytes addr = full_v4 ? mapped(n.v4_addr) : n.v6_addr;
-    format_ip(addr, -1, found.queried, sizeof found.queried);
+    found.queried_addr = addr;
     if (addr == kTestNever) return Verdict::nxdomain;  // RFC 5782: never listed
     if (addr == kTestListed) {
       found.add_code(0x7f000002);
       found.test_point = true;
       found.source = &zone;
       found.reason = "RFC 5782 test point";
-      std::snprintf(found.listed_subject, sizeof found.listed_subject, "127.0.0.2");
+      found.listed_prefix = IpPrefix(kTestListed, 128);
+      found.ip_text_pending = true;
       return Verdict::listed;
     }
     for (const auto* s : zone.sources) {
@@ -190,8 +205,8 @@ Verdict lookup_ip(Snapshot& snap, const CatalogZone& zone, const IpName& n, std:
       if (found.ncodes == 0) {
         found.source = s;
         found.reason = m->listing.reason();
-        format_ip(m->prefix.bytes(), m->prefix.length(), found.listed_subject,
-                  sizeof found.listed_subject);
+        found.listed_prefix = m->prefix;
+        found.ip_text_pending = true;
       }
       if (m->listing.code_count() == 0) found.add_code(s->config.default_code);
       for (std::size_t i = 0; i < m->listing.code_count(); ++i) found.add_code(m->listing.code(i));
@@ -372,7 +387,8 @@ void add_a(Response& r, std::size_t owner, std::uint32_t ttl, std::uint32_t code
 
 // Expands the queried zone's TXT template (a combined zone's own, not its
 // member's) into `out`: at most 255 bytes, printable.
-std::size_t expand_txt(const CatalogZone& zone, const Found& f, char (&out)[kMaxTxt]) {
+std::size_t expand_txt(const CatalogZone& zone, Found& f, char (&out)[kMaxTxt]) {
+  f.format_ip_texts();
   const auto& cfg = zone.config;
   std::size_t n = 0;
   auto put = [&](std::string_view s) {
@@ -426,7 +442,7 @@ std::size_t expand_txt(const CatalogZone& zone, const Found& f, char (&out)[kMax
   return n;
 }
 
-void add_txt(Response& r, const CatalogZone& zone, std::size_t owner, const Found& f) {
+void add_txt(Response& r, const CatalogZone& zone, std::size_t owner, Found& f) {
   char text[kMaxTxt];
   const std::size_t n = expand_txt(zone, f, text);
   const std::uint32_t ttl = zone.config.ttl;
@@ -437,7 +453,7 @@ void add_txt(Response& r, const CatalogZone& zone, std::size_t owner, const Foun
   ++r.an;
 }
 
-void add_positive(Response& r, const CatalogZone& z, const Found& f) {
+void add_positive(Response& r, const CatalogZone& z, Found& f) {
   const std::uint16_t qt = r.q.qtype;
   const std::uint32_t ttl = z.config.ttl;
   if (qt == wire::type::A || qt == wire::type::ANY) {

@@ -294,3 +294,36 @@ def test_check_config_bad_daemon_file(tmp_path):
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2, r
     assert "rblzoned.toml:4:" in r.stderr + r.stdout, r
+
+
+def test_full_disk_gives_a_clear_error_and_loses_nothing(tmp_path):
+    """A data directory on a full filesystem: the write fails with exit 3 and a
+    message naming the path and the cause; everything committed before is still
+    there, and the store keeps working once there is room again."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {r.stderr.strip()}")
+    try:
+        from harness import Cli
+        cli = Cli(mnt / "data", write_zones(tmp_path / "zones"))
+        cli.ok("listing", "add", "dnsbl.test", "192.0.2.1", "--reason", "committed before")
+        before = cli.listings("dnsbl.test")
+        # About 5 MB of listings and history into a 1 MB filesystem.
+        bulk = tmp_path / "bulk.txt"
+        bulk.write_text("".join(f"198.18.{i // 256}.{i % 256} 127.0.0.2 {'x' * 300}\n"
+                                for i in range(8000)))
+        r = cli.run("listing", "load", "dnsbl.test", str(bulk), "--force")
+        assert r.returncode == 3, f"rc {r.returncode}: {r.stdout} {r.stderr}"
+        assert one_line(r.stderr), r.stderr
+        assert str(mnt / "data") in r.stderr, r.stderr
+        assert "space" in r.stderr.lower(), r.stderr
+        assert cli.listings("dnsbl.test") == before
+        # Room again: the same store takes writes.
+        cli.ok("listing", "remove", "dnsbl.test", "192.0.2.1")
+        cli.ok("listing", "add", "dnsbl.test", "192.0.2.2")
+        assert [x["subject"] for x in cli.listings("dnsbl.test")] == ["192.0.2.2"]
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
