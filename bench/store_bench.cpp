@@ -1,6 +1,6 @@
 // Store benchmark (not a test): bulk insert rate and point lookups per second
 // on one core, at N random single IPv4 listings plus 50k CIDR prefixes.
-//   store_bench [--listings N] [--lookups M] [--dir DIR] [--keep]
+//   store_bench [--listings N] [--lookups M] [--batch B] [--dir DIR] [--keep]
 // Half of the lookups hit a listed address. Figures go to docs/performance.md.
 #include <algorithm>
 #include <chrono>
@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   std::size_t listings = 1000000;
   std::size_t lookups = 5000000;
   std::size_t prefixes = 50000;
+  std::size_t batch_size = 100000;
   std::string dir;
   bool keep = false;
   for (int i = 1; i < argc; ++i) {
@@ -34,9 +35,11 @@ int main(int argc, char** argv) {
     if (a == "--listings" && i + 1 < argc) listings = std::strtoull(argv[++i], nullptr, 10);
     else if (a == "--lookups" && i + 1 < argc) lookups = std::strtoull(argv[++i], nullptr, 10);
     else if (a == "--dir" && i + 1 < argc) dir = argv[++i];
+    else if (a == "--batch" && i + 1 < argc) batch_size = std::strtoull(argv[++i], nullptr, 10);
     else if (a == "--keep") keep = true;
     else {
-      std::fprintf(stderr, "usage: store_bench [--listings N] [--lookups M] [--dir DIR] [--keep]\n");
+      std::fprintf(stderr,
+                   "usage: store_bench [--listings N] [--lookups M] [--batch B] [--dir DIR] [--keep]\n");
       return 2;
     }
   }
@@ -58,14 +61,13 @@ int main(int argc, char** argv) {
   l.first_seen = l.last_seen = store.now();
   const core::Change why{"bench", "list", "bench"};
 
-  // Bulk insert in batches of 100k per transaction, as `rblzone listing load` does.
+  // Bulk insert in sorted batches, one transaction each, as `rblzone listing load` does.
   const auto t0 = Clock::now();
-  constexpr std::size_t kBatch = 100000;
   std::size_t done = 0;
   std::vector<core::IpPrefix> batch;
   while (done < listings + prefixes) {
     batch.clear();
-    for (std::size_t i = 0; i < kBatch && done + i < listings + prefixes; ++i) {
+    for (std::size_t i = 0; i < batch_size && done + i < listings + prefixes; ++i) {
       const std::size_t k = done + i;
       batch.push_back(k < listings ? core::IpPrefix::v4(listed[k], 32)
                                    : core::IpPrefix::v4(static_cast<std::uint32_t>(rng()),
@@ -78,7 +80,7 @@ int main(int argc, char** argv) {
     store.env().write([&](core::WriteTxn& txn) {
       for (const auto& p : batch) store.put(txn, zone, p, l, why);
     });
-    done = std::min(done + kBatch, listings + prefixes);
+    done = std::min(done + batch_size, listings + prefixes);
   }
   const double insert_s = seconds_since(t0);
 

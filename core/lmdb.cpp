@@ -177,13 +177,16 @@ void Environment::grow_() {
   // waiting for it beats corrupting the map.
   auto& m = resize_mutex_;
   const auto deadline = std::chrono::steady_clock::now() + kResizeWait;
+  resize_wanted_ = true;
   while (!m.try_lock()) {
     if (std::chrono::steady_clock::now() > deadline) {
+      resize_wanted_ = false;
       throw StoreError(dir_.string() + ": cannot grow the map while transactions stay open",
                        MDB_MAP_FULL);
     }
     std::this_thread::yield();
   }
+  resize_wanted_ = false;
   const std::size_t next = map_size() * 2;
   const int rc = mdb_env_set_mapsize(env_, next);
   m.unlock();

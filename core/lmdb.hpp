@@ -5,6 +5,7 @@
 
 #include <lmdb.h>
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -159,6 +160,9 @@ class Environment {
   // The id of the last committed write transaction, by any process: a read
   // snapshot with this id is current. Cheap: reads the meta pages.
   std::size_t last_txn_id() const;
+  // True while a writer of this process waits to grow the map: long-lived
+  // readers (a DNS worker's snapshot) must reset so that it can.
+  bool resize_wanted() const { return resize_wanted_.load(std::memory_order_relaxed); }
 
   [[noreturn]] void raise(const char* what, int rc) const;
 
@@ -173,6 +177,7 @@ class Environment {
   MDB_env* env_ = nullptr;
   Databases dbs_;
   std::shared_mutex resize_mutex_;
+  std::atomic<bool> resize_wanted_{false};
 };
 
 }  // namespace rblzone::core

@@ -37,7 +37,7 @@ bool Snapshot::renew() {
 }
 
 bool Snapshot::stale() const {
-  return !valid_ || txn_->id() != store_.env().last_txn_id();
+  return !valid_ || txn_->id() != store_.env().last_txn_id() || store_.env().resize_wanted();
 }
 
 void Snapshot::reset() {

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+
+#include "tests/unit/temp_dir.hpp"
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -25,26 +27,7 @@ using wire::flag::TC;
 
 constexpr std::int64_t kNow = 1700000000;
 
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("rblzone-answerer-test-" + std::to_string(getpid()) + "-" + std::to_string(++counter));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using TempDir = rblzone::testing::TempDir;
 
 // --- building queries ---------------------------------------------------------
 

@@ -9,8 +9,11 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+
+#include "tests/unit/temp_dir.hpp"
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <functional>
 #include <map>
 #include <random>
@@ -34,27 +37,7 @@ static_assert(std::is_move_constructible_v<ReadTxn> && std::is_move_constructibl
 static_assert(std::is_base_of_v<ReadTxn, WriteTxn> && std::has_virtual_destructor_v<ReadTxn>);
 static_assert(!std::is_copy_constructible_v<Cursor>);
 
-// A fresh directory, removed on destruction.
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("rblzone-store-test-" + std::to_string(getpid()) + "-" + std::to_string(++counter));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using TempDir = rblzone::testing::TempDir;
 
 Subject subject(const char* text) {
   const auto s = parse_subject(text);
@@ -1172,6 +1155,24 @@ TEST_CASE("another format version is refused with the path in the message", "[st
     CHECK_THAT(e.what(), Catch::Contains(path.string()));
     CHECK_THAT(e.what(), Catch::Contains("999"));
   }
+}
+
+TEST_CASE("a corrupt data file is refused with the path, and left as it was", "[store]") {
+  TempDir dir;
+  const auto path = dir.path() / "data";
+  fs::create_directories(path);
+  const std::string garbage(64 * 1024, '\x5a');
+  std::ofstream(path / "data.mdb", std::ios::binary) << garbage;
+  try {
+    Store store(path);
+    FAIL("opened a data.mdb full of garbage");
+  } catch (const StoreError& e) {
+    CHECK_THAT(e.what(), Catch::Contains(path.string()));
+    CHECK_THAT(e.what(), Catch::Contains("not a valid LMDB file"));
+  }
+  std::ifstream in(path / "data.mdb", std::ios::binary);
+  const std::string after((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(after == garbage);  // nothing overwritten: the operator can still recover it
 }
 
 TEST_CASE("a data directory that cannot be created or used names the path", "[store]") {
