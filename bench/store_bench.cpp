@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
   std::size_t listings = 1000000;
   std::size_t lookups = 5000000;
   std::size_t prefixes = 50000;
-  std::size_t batch_size = 100000;
+  std::size_t batch_size = 1000000;
   std::string dir;
   bool keep = false;
   for (int i = 1; i < argc; ++i) {
