@@ -32,14 +32,20 @@ int main(int argc, char** argv) {
   bool keep = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--listings" && i + 1 < argc) listings = std::strtoull(argv[++i], nullptr, 10);
-    else if (a == "--lookups" && i + 1 < argc) lookups = std::strtoull(argv[++i], nullptr, 10);
-    else if (a == "--dir" && i + 1 < argc) dir = argv[++i];
-    else if (a == "--batch" && i + 1 < argc) batch_size = std::strtoull(argv[++i], nullptr, 10);
-    else if (a == "--keep") keep = true;
+    if (a == "--listings" && i + 1 < argc)
+      listings = std::strtoull(argv[++i], nullptr, 10);
+    else if (a == "--lookups" && i + 1 < argc)
+      lookups = std::strtoull(argv[++i], nullptr, 10);
+    else if (a == "--dir" && i + 1 < argc)
+      dir = argv[++i];
+    else if (a == "--batch" && i + 1 < argc)
+      batch_size = std::strtoull(argv[++i], nullptr, 10);
+    else if (a == "--keep")
+      keep = true;
     else {
-      std::fprintf(stderr,
-                   "usage: store_bench [--listings N] [--lookups M] [--batch B] [--dir DIR] [--keep]\n");
+      std::fprintf(
+          stderr,
+          "usage: store_bench [--listings N] [--lookups M] [--batch B] [--dir DIR] [--keep]\n");
       return 2;
     }
   }
@@ -69,9 +75,10 @@ int main(int argc, char** argv) {
     batch.clear();
     for (std::size_t i = 0; i < batch_size && done + i < listings + prefixes; ++i) {
       const std::size_t k = done + i;
-      batch.push_back(k < listings ? core::IpPrefix::v4(listed[k], 32)
-                                   : core::IpPrefix::v4(static_cast<std::uint32_t>(rng()),
-                                                        static_cast<std::uint8_t>(16 + rng() % 15)));
+      batch.push_back(k < listings
+                          ? core::IpPrefix::v4(listed[k], 32)
+                          : core::IpPrefix::v4(static_cast<std::uint32_t>(rng()),
+                                               static_cast<std::uint8_t>(16 + rng() % 15)));
     }
     // Key order makes the B-tree inserts sequential.
     std::sort(batch.begin(), batch.end(), [](const core::IpPrefix& a, const core::IpPrefix& b) {
@@ -114,8 +121,8 @@ int main(int argc, char** argv) {
               listings, prefixes, insert_s, static_cast<double>(listings + prefixes) / insert_s,
               static_cast<double>(bytes) / 1e9);
   std::printf("lookups %zu: %.3f s = %.0f lookups/s = %.0f ns/lookup (hits %zu)\n", lookups,
-              lookup_s, static_cast<double>(lookups) / lookup_s, lookup_s * 1e9 / static_cast<double>(lookups),
-              hits);
+              lookup_s, static_cast<double>(lookups) / lookup_s,
+              lookup_s * 1e9 / static_cast<double>(lookups), hits);
   if (!keep) std::filesystem::remove_all(dir);
   return 0;
 }

@@ -1,16 +1,16 @@
 // The operator's command line: zones, listings, check, history.
 #include "cmd/operator_cli.hpp"
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
-#include <sstream>
-
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "core/config.hpp"
 
@@ -32,7 +32,8 @@ std::int64_t parse_duration(const std::string& text) {
   std::int64_t n = 0;
   const char* end = text.data() + text.size();
   const auto [p, ec] = std::from_chars(text.data(), end, n);
-  if (ec != std::errc() || n <= 0) throw BadInput("bad duration '" + text + "' (want e.g. 90s, 15m, 24h, 7d)");
+  if (ec != std::errc() || n <= 0)
+    throw BadInput("bad duration '" + text + "' (want e.g. 90s, 15m, 24h, 7d)");
   const std::string_view unit(p, static_cast<std::size_t>(end - p));
   if (unit.empty() || unit == "s") return n;
   if (unit == "m") return n * 60;
@@ -53,7 +54,8 @@ std::int64_t parse_time(const std::string& text) {
     in.str(text);
     in >> std::get_time(&tm, "%Y-%m-%d %H:%M:%S");
   }
-  if (in.fail()) throw BadInput("bad time '" + text + "' (want 2026-11-22T14:02:00Z or unix seconds)");
+  if (in.fail())
+    throw BadInput("bad time '" + text + "' (want 2026-11-22T14:02:00Z or unix seconds)");
   return static_cast<std::int64_t>(timegm(&tm));
 }
 
@@ -116,12 +118,11 @@ core::Subject parse_subject_for(const core::ZoneConfig& z, const std::string& te
   const auto s = core::parse_subject(text, &error);
   if (!s) throw BadInput(error);
   if (z.kind == core::ZoneKind::combined) {
-    throw BadInput("zone " + z.name + " is combined: list in one of its members (" +
-                   [&] {
-                     std::string m;
-                     for (const auto& x : z.members) m += (m.empty() ? "" : ", ") + x;
-                     return m;
-                   }() + ")");
+    throw BadInput("zone " + z.name + " is combined: list in one of its members (" + [&] {
+      std::string m;
+      for (const auto& x : z.members) m += (m.empty() ? "" : ", ") + x;
+      return m;
+    }() + ")");
   }
   const bool ip_zone = z.kind == core::ZoneKind::ip;
   if (ip_zone != (core::kind_of(*s) == core::SubjectKind::ip)) {
@@ -131,13 +132,20 @@ core::Subject parse_subject_for(const core::ZoneConfig& z, const std::string& te
   return *s;
 }
 
+// Who acts, for history events: the operator's login name.
+std::string cli_actor() {
+  const char* user = std::getenv("USER");  // NOLINT(concurrency-mt-unsafe): single-threaded CLI
+  return std::string("cli:") + (user != nullptr ? user : "operator");
+}
+
 std::string describe(const core::Listing& l, std::int64_t now) {
   std::ostringstream o;
   if (l.exclusion()) {
     o << "excluded (never listed)";
   } else {
     o << "codes ";
-    for (std::size_t i = 0; i < l.codes.size(); ++i) o << (i ? "," : "") << core::code_to_string(l.codes[i]);
+    for (std::size_t i = 0; i < l.codes.size(); ++i)
+      o << (i ? "," : "") << core::code_to_string(l.codes[i]);
     o << " source " << core::to_string(l.source) << " since " << format_time(l.first_seen)
       << " until " << (l.permanent() ? "permanent" : format_time(l.expires));
     if (!l.active_at(now)) o << " (expired)";
@@ -155,8 +163,11 @@ int cmd_zone_list(Context& c) {
   for (const auto& z : c.zones) {
     const auto ref = c.store->find_zone(txn, z.name);
     const auto serial = ref ? c.store->serial(txn, *ref) : 0;
-    const char* kind = z.kind == core::ZoneKind::ip ? "ip" : z.kind == core::ZoneKind::domain ? "domain" : "combined";
-    arr.push_back({{"name", z.name}, {"kind", kind}, {"serial", serial}, {"file", z.file.string()}});
+    const char* kind = z.kind == core::ZoneKind::ip       ? "ip"
+                       : z.kind == core::ZoneKind::domain ? "domain"
+                                                          : "combined";
+    arr.push_back(
+        {{"name", z.name}, {"kind", kind}, {"serial", serial}, {"file", z.file.string()}});
     if (!c.json) *c.out << z.name << "\t" << kind << "\tserial " << serial << "\n";
   }
   if (c.json) *c.out << arr.dump() << "\n";
@@ -180,7 +191,8 @@ void check_policy(const core::ZoneConfig& z, const core::Subject& s, const AddOp
       throw BadInput("127.0.0.1 is an RFC 5782 test point and must never be listed");
     }
     if (o.exclude && p->contains(IpPrefix::v4(0x7f000002, 32))) {
-      throw BadInput("127.0.0.2 is an RFC 5782 test point and always listed: it cannot be excluded");
+      throw BadInput(
+          "127.0.0.2 is an RFC 5782 test point and always listed: it cannot be excluded");
     }
     if (o.exclude) return;
     for (const auto& a : z.allowlist) {
@@ -227,7 +239,8 @@ core::Listing make_listing(const core::ZoneConfig& z, const AddOptions& o, std::
       } else {
         const auto parsed = core::parse_code(o.code);
         if (!parsed || *parsed == 0x7f000001 || (*parsed >> 8) == 0x7fffff) {
-          throw BadInput("bad code '" + o.code + "' (want 127.0.0.x, not 127.0.0.1, or a code name from the zone)");
+          throw BadInput("bad code '" + o.code +
+                         "' (want 127.0.0.x, not 127.0.0.1, or a code name from the zone)");
         }
         code = *parsed;
       }
@@ -235,9 +248,11 @@ core::Listing make_listing(const core::ZoneConfig& z, const AddOptions& o, std::
     l.codes.push_back(code);
   }
   const auto source = core::parse_source(o.source);
-  if (!source) throw BadInput("bad source '" + o.source + "' (want trap, report, manual or import)");
+  if (!source)
+    throw BadInput("bad source '" + o.source + "' (want trap, report, manual or import)");
   l.source = *source;
-  l.reason = o.reason.empty() ? (o.exclude ? "excluded by the operator" : "listed by the operator") : o.reason;
+  l.reason = o.reason.empty() ? (o.exclude ? "excluded by the operator" : "listed by the operator")
+                              : o.reason;
   if (l.reason.size() > 1000) throw BadInput("reason longer than 1000 bytes");
   l.first_seen = now;
   l.last_seen = now;
@@ -247,11 +262,13 @@ core::Listing make_listing(const core::ZoneConfig& z, const AddOptions& o, std::
   return l;
 }
 
-int cmd_listing_add(Context& c, const std::string& zone, const std::string& subject, const AddOptions& o) {
+int cmd_listing_add(Context& c, const std::string& zone, const std::string& subject,
+                    const AddOptions& o) {
   c.load();
   const auto& z = c.zone(zone);
   const auto s = parse_subject_for(z, subject);
-  if (o.permanent && !o.duration.empty()) throw BadInput("--for and --permanent exclude each other");
+  if (o.permanent && !o.duration.empty())
+    throw BadInput("--for and --permanent exclude each other");
   check_policy(z, s, o);
   c.store = std::make_unique<core::Store>(c.daemon.data_dir, c.clock);
   const auto now = c.store->now();
@@ -266,12 +283,17 @@ int cmd_listing_add(Context& c, const std::string& zone, const std::string& subj
     }
     if (!l.exclusion() && (!old || !old->active_at(now))) ++l.offences;
     const std::string why = o.force ? l.reason + " [override: --force]" : l.reason;
-    before = c.store->put(txn, ref, s, l, core::Change{"cli:" + std::string(getenv("USER") ? getenv("USER") : "operator"),
-                                                       old ? "update" : (l.exclusion() ? "exclude" : "list"), why});
+    before = c.store->put(
+        txn, ref, s, l,
+        core::Change{cli_actor(), old ? "update" : (l.exclusion() ? "exclude" : "list"), why});
   });
   if (c.json) {
-    *c.out << json{{"zone", z.name}, {"subject", core::to_string(s)}, {"listing", core::to_json(l)},
-                   {"updated", before.has_value()}}.dump() << "\n";
+    *c.out << json{{"zone", z.name},
+                   {"subject", core::to_string(s)},
+                   {"listing", core::to_json(l)},
+                   {"updated", before.has_value()}}
+                  .dump()
+           << "\n";
   } else {
     *c.out << (before ? "updated " : "listed ") << core::to_string(s) << " in " << z.name << ": "
            << describe(l, now) << "\n";
@@ -279,7 +301,8 @@ int cmd_listing_add(Context& c, const std::string& zone, const std::string& subj
   return kExitOk;
 }
 
-int cmd_listing_remove(Context& c, const std::string& zone, const std::string& subject, const std::string& reason) {
+int cmd_listing_remove(Context& c, const std::string& zone, const std::string& subject,
+                       const std::string& reason) {
   c.load();
   const auto& z = c.zone(zone);
   const auto s = parse_subject_for(z, subject);
@@ -293,12 +316,14 @@ int cmd_listing_remove(Context& c, const std::string& zone, const std::string& s
   std::optional<core::Listing> removed;
   c.store->env().write([&](core::WriteTxn& txn) {
     const auto ref = c.store->ensure_zone(txn, z.name);
-    removed = c.store->remove(txn, ref, s, core::Change{"cli:" + std::string(getenv("USER") ? getenv("USER") : "operator"),
-                                                         "delist", reason.empty() ? "removed by the operator" : reason});
+    removed = c.store->remove(
+        txn, ref, s,
+        core::Change{cli_actor(), "delist", reason.empty() ? "removed by the operator" : reason});
   });
   if (!removed) throw NotFound(core::to_string(s) + " is not listed in " + z.name);
   if (c.json) {
-    *c.out << json{{"zone", z.name}, {"subject", core::to_string(s)}, {"removed", true}}.dump() << "\n";
+    *c.out << json{{"zone", z.name}, {"subject", core::to_string(s)}, {"removed", true}}.dump()
+           << "\n";
   } else {
     *c.out << "removed " << core::to_string(s) << " from " << z.name << "\n";
   }
@@ -314,10 +339,15 @@ int cmd_listing_show(Context& c, const std::string& zone, const std::string& sub
   const auto l = ref ? c.store->get(txn, *ref, s) : std::nullopt;
   if (!l) throw NotFound(core::to_string(s) + " has no listing in " + z.name);
   if (c.json) {
-    *c.out << json{{"zone", z.name}, {"subject", core::to_string(s)}, {"listing", core::to_json(*l)},
-                   {"active", l->active_at(c.store->now())}}.dump() << "\n";
+    *c.out << json{{"zone", z.name},
+                   {"subject", core::to_string(s)},
+                   {"listing", core::to_json(*l)},
+                   {"active", l->active_at(c.store->now())}}
+                  .dump()
+           << "\n";
   } else {
-    *c.out << core::to_string(s) << " in " << z.name << ": " << describe(*l, c.store->now()) << "\n";
+    *c.out << core::to_string(s) << " in " << z.name << ": " << describe(*l, c.store->now())
+           << "\n";
   }
   return kExitOk;
 }
@@ -344,7 +374,8 @@ int cmd_listing_list(Context& c, const std::string& zone, std::size_t limit) {
 }
 
 // Bulk load: "SUBJECT [CODE] [REASON...]" or "!SUBJECT" per line, '#' comments.
-int cmd_listing_load(Context& c, const std::string& zone, const std::string& file, const AddOptions& o, std::ostream& err) {
+int cmd_listing_load(Context& c, const std::string& zone, const std::string& file,
+                     const AddOptions& o, std::ostream& err) {
   c.load();
   const auto& z = c.zone(zone);
   std::ifstream fin;
@@ -436,7 +467,10 @@ int cmd_check(Context& c, const std::string& zone, const std::string& subject) {
     if (*p == IpPrefix::v4(0x7f000001, 32)) {
       matches = json::array();
     } else if (*p == IpPrefix::v4(0x7f000002, 32)) {
-      matches.push_back({{"zone", z.name}, {"matched", "127.0.0.2"}, {"test_point", true}, {"codes", {"127.0.0.2"}}});
+      matches.push_back({{"zone", z.name},
+                         {"matched", "127.0.0.2"},
+                         {"test_point", true},
+                         {"codes", {"127.0.0.2"}}});
       codes.push_back(0x7f000002);
     } else {
       for (const auto* src : sources) {
@@ -449,7 +483,8 @@ int cmd_check(Context& c, const std::string& zone, const std::string& subject) {
         const auto l = c.store->get(txn, *ref, m->prefix);
         if (!l) continue;
         auto lj = core::to_json(*l);
-        matches.push_back({{"zone", src->name}, {"matched", m->prefix.to_string()}, {"listing", lj}});
+        matches.push_back(
+            {{"zone", src->name}, {"matched", m->prefix.to_string()}, {"listing", lj}});
         for (auto code : l->codes) codes.push_back(code);
         if (l->codes.empty()) codes.push_back(src->default_code);
       }
@@ -457,7 +492,8 @@ int cmd_check(Context& c, const std::string& zone, const std::string& subject) {
   } else {
     const auto& d = std::get<core::DomainName>(*s);
     if (d.name == "test") {
-      matches.push_back({{"zone", z.name}, {"matched", "test"}, {"test_point", true}, {"codes", {"127.0.0.2"}}});
+      matches.push_back(
+          {{"zone", z.name}, {"matched", "test"}, {"test_point", true}, {"codes", {"127.0.0.2"}}});
       codes.push_back(0x7f000002);
     } else if (d.name != "invalid") {
       for (const auto* src : sources) {
@@ -470,11 +506,13 @@ int cmd_check(Context& c, const std::string& zone, const std::string& subject) {
         if (!m) continue;
         // The matched domain is the last matched_labels labels of the name.
         std::string matched = d.name;
-        std::size_t labels = static_cast<std::size_t>(std::count(d.name.begin(), d.name.end(), '.')) + 1;
+        std::size_t labels =
+            static_cast<std::size_t>(std::count(d.name.begin(), d.name.end(), '.')) + 1;
         while (labels-- > m->matched_labels) matched = matched.substr(matched.find('.') + 1);
         const auto l = c.store->get(txn, *ref, core::DomainName{matched, false});
         if (!l) continue;
-        matches.push_back({{"zone", src->name}, {"matched", matched}, {"listing", core::to_json(*l)}});
+        matches.push_back(
+            {{"zone", src->name}, {"matched", matched}, {"listing", core::to_json(*l)}});
         for (auto code : l->codes) codes.push_back(code);
       }
     }
@@ -485,7 +523,13 @@ int cmd_check(Context& c, const std::string& zone, const std::string& subject) {
   if (c.json) {
     json cj = json::array();
     for (auto code : codes) cj.push_back(core::code_to_string(code));
-    *c.out << json{{"zone", z.name}, {"subject", core::to_string(*s)}, {"listed", listed}, {"codes", cj}, {"matches", matches}}.dump() << "\n";
+    *c.out << json{{"zone", z.name},
+                   {"subject", core::to_string(*s)},
+                   {"listed", listed},
+                   {"codes", cj},
+                   {"matches", matches}}
+                  .dump()
+           << "\n";
   } else if (!listed) {
     *c.out << core::to_string(*s) << " is not listed in " << z.name << " (NXDOMAIN)\n";
   } else {
@@ -493,7 +537,8 @@ int cmd_check(Context& c, const std::string& zone, const std::string& subject) {
     for (auto code : codes) *c.out << " " << core::code_to_string(code);
     *c.out << "\n";
     for (const auto& m : matches) {
-      *c.out << "  " << m["zone"].get<std::string>() << ": matched " << m["matched"].get<std::string>();
+      *c.out << "  " << m["zone"].get<std::string>() << ": matched "
+             << m["matched"].get<std::string>();
       if (m.contains("listing")) {
         *c.out << ": " << describe(core::listing_from_json(m["listing"]), now);
       } else {
@@ -505,7 +550,8 @@ int cmd_check(Context& c, const std::string& zone, const std::string& subject) {
   return listed ? kExitOk : kExitNotFound;
 }
 
-int cmd_history(Context& c, const std::string& zone, const std::string& subject, const std::string& at) {
+int cmd_history(Context& c, const std::string& zone, const std::string& subject,
+                const std::string& at) {
   c.open();
   const auto& z = c.zone(zone);
   const auto s = parse_subject_for(z, subject);
@@ -518,15 +564,23 @@ int cmd_history(Context& c, const std::string& zone, const std::string& subject,
     for (const auto& e : events) {
       if (e.time <= t) last = &e;
     }
-    const bool listed = last && last->after && !last->after->exclusion() && last->after->active_at(t);
+    const bool listed =
+        last && last->after && !last->after->exclusion() && last->after->active_at(t);
     if (c.json) {
-      *c.out << json{{"zone", z.name}, {"subject", core::to_string(s)}, {"at", t}, {"listed", listed},
-                     {"event", last ? core::to_json(*last) : json()}}.dump() << "\n";
+      *c.out << json{{"zone", z.name},
+                     {"subject", core::to_string(s)},
+                     {"at", t},
+                     {"listed", listed},
+                     {"event", last ? core::to_json(*last) : json()}}
+                    .dump()
+             << "\n";
     } else if (listed) {
-      *c.out << core::to_string(s) << " was listed in " << z.name << " at " << format_time(t) << ": "
-             << describe(*last->after, t) << " (by " << last->actor << ", " << last->action << ")\n";
+      *c.out << core::to_string(s) << " was listed in " << z.name << " at " << format_time(t)
+             << ": " << describe(*last->after, t) << " (by " << last->actor << ", " << last->action
+             << ")\n";
     } else {
-      *c.out << core::to_string(s) << " was not listed in " << z.name << " at " << format_time(t) << "\n";
+      *c.out << core::to_string(s) << " was not listed in " << z.name << " at " << format_time(t)
+             << "\n";
     }
     return listed ? kExitOk : kExitNotFound;
   }
@@ -536,7 +590,8 @@ int cmd_history(Context& c, const std::string& zone, const std::string& subject,
     *c.out << arr.dump() << "\n";
   } else {
     for (const auto& e : events) {
-      *c.out << format_time(e.time) << "  " << e.action << "  by " << e.actor << "  \"" << e.reason << "\"";
+      *c.out << format_time(e.time) << "  " << e.action << "  by " << e.actor << "  \"" << e.reason
+             << "\"";
       if (e.after) *c.out << "  -> " << describe(*e.after, e.time);
       *c.out << "\n";
     }
@@ -550,7 +605,8 @@ int cmd_history(Context& c, const std::string& zone, const std::string& subject,
 
 }  // namespace
 
-int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err, core::Clock clock) {
+int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
+        core::Clock clock) {
   Context c;
   c.clock = std::move(clock);
   c.out = &out;
@@ -573,22 +629,26 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
   add_cmd->add_option("SUBJECT", subject, "address, CIDR prefix, domain or *.domain")->required();
   add_cmd->add_option("--reason", add.reason, "why (shown to the listed party)");
   add_cmd->add_option("--code", add.code, "return code 127.0.0.x or a code name of the zone");
-  add_cmd->add_option("--for", add.duration, "duration: 90s, 15m, 24h, 7d (default: the zone's base_duration)");
+  add_cmd->add_option("--for", add.duration,
+                      "duration: 90s, 15m, 24h, 7d (default: the zone's base_duration)");
   add_cmd->add_flag("--permanent", add.permanent, "never expires");
-  add_cmd->add_flag("--exclude", add.exclude, "an exclusion: never listed, even inside a listed prefix");
+  add_cmd->add_flag("--exclude", add.exclude,
+                    "an exclusion: never listed, even inside a listed prefix");
   add_cmd->add_option("--source", add.source, "trap, report, manual (default) or import");
   add_cmd->add_flag("--force", add.force, "override the broad-prefix and special-purpose checks");
   auto* remove_cmd = listing->add_subcommand("remove", "delist a subject");
   remove_cmd->add_option("ZONE", zone)->required();
   remove_cmd->add_option("SUBJECT", subject)->required();
   remove_cmd->add_option("--reason", reason, "why");
-  auto* show_cmd = listing->add_subcommand("show", "show the listing stored for exactly this subject");
+  auto* show_cmd =
+      listing->add_subcommand("show", "show the listing stored for exactly this subject");
   show_cmd->add_option("ZONE", zone)->required();
   show_cmd->add_option("SUBJECT", subject)->required();
   auto* list_cmd = listing->add_subcommand("list", "list a zone's listings");
   list_cmd->add_option("ZONE", zone)->required();
   list_cmd->add_option("--limit", limit, "at most this many (default 1000)");
-  auto* load_cmd = listing->add_subcommand("load", "bulk-load 'SUBJECT [CODE] [REASON]' lines ('!SUBJECT' excludes)");
+  auto* load_cmd = listing->add_subcommand(
+      "load", "bulk-load 'SUBJECT [CODE] [REASON]' lines ('!SUBJECT' excludes)");
   load_cmd->add_option("ZONE", zone)->required();
   load_cmd->add_option("FILE", file, "file, or - for standard input")->required();
   load_cmd->add_option("--for", add.duration, "duration of each listing");
@@ -596,7 +656,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
   load_cmd->add_option("--source", add.source, "source recorded (default import)");
   load_cmd->add_flag("--force", add.force, "override the broad-prefix and special-purpose checks");
 
-  auto* check_cmd = app.add_subcommand("check", "what DNS would answer for an address or domain, and why");
+  auto* check_cmd =
+      app.add_subcommand("check", "what DNS would answer for an address or domain, and why");
   check_cmd->add_option("ZONE", zone)->required();
   check_cmd->add_option("SUBJECT", subject)->required();
   auto* history_cmd = app.add_subcommand("history", "every change of a subject's listing");
@@ -636,7 +697,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
     return kExitBadInput;
   } catch (const NotFound& e) {
     if (!c.json) err << "rblzone: " << e.what() << "\n";
-    if (c.json) out << json{{"error", {{"code", "not_found"}, {"message", e.what()}}}}.dump() << "\n";
+    if (c.json)
+      out << json{{"error", {{"code", "not_found"}, {"message", e.what()}}}}.dump() << "\n";
     return kExitNotFound;
   } catch (const std::exception& e) {
     err << "rblzone: " << e.what() << "\n";

@@ -3,4 +3,6 @@
 
 #include "cmd/operator_cli.hpp"
 
-int main(int argc, char** argv) { return rblzone::cli::run(argc, argv, std::cout, std::cerr); }
+int main(int argc, char** argv) {
+  return rblzone::cli::run(argc, argv, std::cout, std::cerr);
+}

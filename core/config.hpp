@@ -33,7 +33,7 @@ struct SoaConfig {
   std::uint32_t refresh = 300;  // R43: NOTIFY does the real work
   std::uint32_t retry = 60;
   std::uint32_t expire = 172800;
-  std::uint32_t minimum = 60;   // negative TTL = min(ttl, minimum) (RFC 2308)
+  std::uint32_t minimum = 60;  // negative TTL = min(ttl, minimum) (RFC 2308)
 };
 
 // Listing policy knobs (DESIGN.md "Listing lifecycle"); durations in seconds.
@@ -53,8 +53,8 @@ struct PolicyConfig {
 
 // What a refused client gets: REFUSED, or an A in 127.255.255.0/24 (R45).
 struct AccessConfig {
-  std::vector<IpPrefix> allow;  // empty = everyone (unless denied)
-  std::vector<IpPrefix> deny;   // deny wins over allow
+  std::vector<IpPrefix> allow;    // empty = everyone (unless denied)
+  std::vector<IpPrefix> deny;     // deny wins over allow
   std::vector<std::string> keys;  // optional DQS-style access keys (label before the zone)
   bool require_key = false;
   std::optional<std::uint32_t> refused_code;  // host order, within 127.255.255.0/24
@@ -64,10 +64,10 @@ struct ZoneConfig {
   std::filesystem::path file;  // where it was read from, for messages
   std::string name;            // lowercase, no trailing dot
   ZoneKind kind = ZoneKind::ip;
-  std::uint32_t ttl = 900;          // A and TXT answers
+  std::uint32_t ttl = 900;  // A and TXT answers
   std::uint32_t ns_ttl = 86400;
   SoaConfig soa;
-  std::vector<std::string> ns;      // default {"ns1." + name}
+  std::vector<std::string> ns;  // default {"ns1." + name}
   // Return codes by name (host order, each in 127.0.0.0/8 but never
   // 127.0.0.1 nor inside 127.255.255.0/24). A zone file's [codes] adds to or
   // overrides these. codes["listed"] == default_code always.
@@ -97,11 +97,11 @@ struct DaemonConfig {
   std::string http_listen = "127.0.0.1:8080";  // empty: admin off
   bool dns_enabled = true;
   bool http_enabled = true;
-  unsigned dns_threads = 0;          // 0: one per core
+  unsigned dns_threads = 0;  // 0: one per core
   std::uint16_t edns_udp_size = 1232;
   unsigned tcp_max_connections = 256;
   unsigned tcp_idle_timeout_ms = 10000;
-  std::string log_level = "info";    // trace, debug, info, warn, error
+  std::string log_level = "info";  // trace, debug, info, warn, error
   bool query_log = false;
 };
 

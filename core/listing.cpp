@@ -13,10 +13,14 @@ constexpr std::size_t kFixedTail = 8 + 8 + 8 + 4 + 2;
 
 std::string_view to_string(Source s) {
   switch (s) {
-    case Source::trap: return "trap";
-    case Source::report: return "report";
-    case Source::manual: return "manual";
-    case Source::import: return "import";
+    case Source::trap:
+      return "trap";
+    case Source::report:
+      return "report";
+    case Source::manual:
+      return "manual";
+    case Source::import:
+      return "import";
   }
   return "unknown";
 }
@@ -78,7 +82,9 @@ bool ListingView::parse(std::string_view value) {
   return true;
 }
 
-std::uint32_t ListingView::code(std::size_t i) const { return get_be<std::uint32_t>(codes_ + i * 4); }
+std::uint32_t ListingView::code(std::size_t i) const {
+  return get_be<std::uint32_t>(codes_ + i * 4);
+}
 
 std::string code_to_string(std::uint32_t code) {
   return std::to_string(code >> 24) + "." + std::to_string((code >> 16) & 0xff) + "." +

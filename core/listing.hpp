@@ -27,7 +27,7 @@ struct Listing {
   Source source = Source::manual;
   std::int64_t first_seen = 0;  // unix seconds
   std::int64_t last_seen = 0;
-  std::int64_t expires = 0;     // unix seconds; 0 = permanent
+  std::int64_t expires = 0;  // unix seconds; 0 = permanent
   std::uint32_t offences = 0;
   std::string reason;
 

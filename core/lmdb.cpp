@@ -5,11 +5,12 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <algorithm>
 #include <cstring>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -85,13 +86,15 @@ Environment::Environment(const std::filesystem::path& dir, std::size_t initial_m
     : dir_(dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
-  if (ec) throw StoreError(dir_.string() + ": cannot create data directory: " + ec.message(), ec.value());
+  if (ec)
+    throw StoreError(dir_.string() + ": cannot create data directory: " + ec.message(), ec.value());
   if (!std::filesystem::is_directory(dir_)) {
     throw StoreError(dir_.string() + ": not a directory", ENOTDIR);
   }
   if (access(dir_.c_str(), R_OK | W_OK | X_OK) != 0) {
     throw StoreError(dir_.string() + ": data directory not readable and writable: " +
-                         std::strerror(errno), errno);
+                         std::generic_category().message(errno),
+                     errno);
   }
   // Where address space is limited (ulimit -v, valgrind), a map as large as
   // the filesystem cannot be reserved: halve it until it can, down to 1 GiB;
@@ -108,8 +111,9 @@ Environment::Environment(const std::filesystem::path& dir, std::size_t initial_m
     env_ = nullptr;
     if ((rc == ENOMEM || rc == EINVAL) && size > kGiB && initial_map_size == 0) continue;
     if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH || rc == MDB_CORRUPTED) {
-      throw StoreError(dir_.string() + ": data.mdb is not a valid LMDB file (" +
-                           mdb_strerror(rc) + "); restore it from a backup", rc);
+      throw StoreError(dir_.string() + ": data.mdb is not a valid LMDB file (" + mdb_strerror(rc) +
+                           "); restore it from a backup",
+                       rc);
     }
     throw StoreError(dir_.string() + ": cannot open store: " + mdb_strerror(rc), rc);
   }
@@ -145,8 +149,8 @@ void Environment::open_databases_() {
       txn.put(dbs_.meta, schema::kFormatKey, std::to_string(schema::kFormatVersion));
     } else if (*version != std::to_string(schema::kFormatVersion)) {
       throw StoreError(dir_.string() + ": store format version " + std::string(*version) +
-                           ", this build reads version " +
-                           std::to_string(schema::kFormatVersion), MDB_VERSION_MISMATCH);
+                           ", this build reads version " + std::to_string(schema::kFormatVersion),
+                       MDB_VERSION_MISMATCH);
     }
   });
 }
@@ -193,9 +197,13 @@ void Environment::grow_() {
   if (rc != 0) raise("grow map", rc);
 }
 
-ReadTxn Environment::begin_read() { return ReadTxn(*this, false); }
+ReadTxn Environment::begin_read() {
+  return ReadTxn(*this, false);
+}
 
-WriteTxn Environment::begin_write_() { return WriteTxn(*this); }
+WriteTxn Environment::begin_write_() {
+  return WriteTxn(*this);
+}
 
 void Environment::write(const std::function<void(WriteTxn&)>& fn) {
   for (;;) {
@@ -229,14 +237,18 @@ ReadTxn::ReadTxn(ReadTxn&& other) noexcept
       write_(other.write_),
       resize_guard_(std::move(other.resize_guard_)) {}
 
-ReadTxn::~ReadTxn() { end_(); }
+ReadTxn::~ReadTxn() {
+  end_();
+}
 
 void ReadTxn::end_() {
   if (txn_) mdb_txn_abort(txn_);
   txn_ = nullptr;
 }
 
-const Databases& ReadTxn::dbs() const { return env_->dbs(); }
+const Databases& ReadTxn::dbs() const {
+  return env_->dbs();
+}
 
 std::optional<std::string_view> ReadTxn::get(MDB_dbi dbi, std::string_view key) const {
   MDB_val k = as_val(key);
@@ -326,9 +338,17 @@ bool Cursor::seek_le(std::string_view key) {
   return get(MDB_PREV);
 }
 
-bool Cursor::first() { return get(MDB_FIRST); }
-bool Cursor::last() { return get(MDB_LAST); }
-bool Cursor::next() { return get(MDB_NEXT); }
-bool Cursor::prev() { return get(MDB_PREV); }
+bool Cursor::first() {
+  return get(MDB_FIRST);
+}
+bool Cursor::last() {
+  return get(MDB_LAST);
+}
+bool Cursor::next() {
+  return get(MDB_NEXT);
+}
+bool Cursor::prev() {
+  return get(MDB_PREV);
+}
 
 }  // namespace rblzone::core

@@ -103,8 +103,8 @@ std::string expiry_key(ZoneId zone, std::int64_t expires, MDB_dbi dbi, const Dat
   std::string out;
   put_be(out, zone);
   put_be(out, static_cast<std::uint64_t>(expires));
-  out.push_back(static_cast<char>(dbi == dbs.ip ? schema::kExpiryKindIp
-                                                : schema::kExpiryKindDomain));
+  out.push_back(
+      static_cast<char>(dbi == dbs.ip ? schema::kExpiryKindIp : schema::kExpiryKindDomain));
   out.append(lkey);
   return out;
 }
@@ -385,8 +385,7 @@ std::uint32_t Store::serial(const ReadTxn& txn, std::string_view zone_name) cons
   return v && v->size() >= 6 ? get_be<std::uint32_t>(*v, 2) : 0;
 }
 
-std::optional<Listing> Store::get(const ReadTxn& txn, const ZoneRef& zone,
-                                  const Subject& s) const {
+std::optional<Listing> Store::get(const ReadTxn& txn, const ZoneRef& zone, const Subject& s) const {
   const auto& dbs = txn.dbs();
   const auto dbi = kind_of(s) == SubjectKind::ip ? dbs.ip : dbs.domain;
   const auto v = txn.get(dbi, listing_key(zone.id, s));
@@ -412,8 +411,7 @@ std::vector<HistoryEvent> Store::history(const ReadTxn& txn, const ZoneRef& zone
   const std::string prefix = history_prefix(zone.id, s);
   std::vector<HistoryEvent> out;
   Cursor c(txn, txn.dbs().history);
-  for (bool ok = c.seek(prefix); ok && c.key().substr(0, prefix.size()) == prefix;
-       ok = c.next()) {
+  for (bool ok = c.seek(prefix); ok && c.key().substr(0, prefix.size()) == prefix; ok = c.next()) {
     auto e = decode_event(c.value());
     if (!e || c.key().size() != prefix.size() + 8) continue;
     e->seq = get_be<std::uint64_t>(c.key(), prefix.size());
@@ -442,8 +440,8 @@ std::vector<JournalEntry> Store::journal_since(const ReadTxn& txn, const ZoneRef
     if (!r.ok) continue;
     const auto listing = Listing::decode(l);
     const MDB_dbi dbi = kind == schema::kExpiryKindIp ? txn.dbs().ip : txn.dbs().domain;
-    e.subject = to_string(subject_from_key(dbi, txn.dbs(), prefix + std::string(key),
-                                           listing.value_or(Listing{})));
+    e.subject = to_string(
+        subject_from_key(dbi, txn.dbs(), prefix + std::string(key), listing.value_or(Listing{})));
     if (!e.removed) e.listing = listing;
     out.push_back(std::move(e));
   }
@@ -507,8 +505,8 @@ std::optional<Listing> Store::put(WriteTxn& txn, const ZoneRef& zone, const Subj
         before = Listing::decode(e.listing);
         before_bytes = e.listing;
         parent = e.parent;
-      } else if (p.length() > 0 &&
-                 container_from(c, zone.id, p.bytes(), static_cast<std::uint8_t>(p.length() - 1), e)) {
+      } else if (p.length() > 0 && container_from(c, zone.id, p.bytes(),
+                                                  static_cast<std::uint8_t>(p.length() - 1), e)) {
         parent = e.len;
       }
     }
@@ -527,7 +525,8 @@ std::optional<Listing> Store::put(WriteTxn& txn, const ZoneRef& zone, const Subj
     const auto& p = std::get<IpPrefix>(s);
     reparent_children(txn, zone.id, p, p.length());
   }
-  if (stored.expires != 0) txn.put(dbs.expiry, expiry_key(zone.id, stored.expires, dbi, dbs, key), "");
+  if (stored.expires != 0)
+    txn.put(dbs.expiry, expiry_key(zone.id, stored.expires, dbi, dbs, key), "");
   record_(txn, zone, s, key, before_bytes, std::string_view(value).substr(listing_at), why);
   return before;
 }
@@ -541,8 +540,8 @@ std::optional<Listing> Store::remove(WriteTxn& txn, const ZoneRef& zone, const S
   if (!v) return std::nullopt;
   const std::string before_bytes(listing_bytes(dbi, dbs, *v));
   auto before = Listing::decode(before_bytes);
-  const auto parent = dbi == dbs.ip && !v->empty() ? static_cast<std::uint8_t>((*v)[0])
-                                                   : schema::kNoParent;
+  const auto parent =
+      dbi == dbs.ip && !v->empty() ? static_cast<std::uint8_t>((*v)[0]) : schema::kNoParent;
   if (before && before->expires != 0) {
     txn.del(dbs.expiry, expiry_key(zone.id, before->expires, dbi, dbs, key));
   }
@@ -572,8 +571,8 @@ std::size_t Store::sweep_expired(WriteTxn& txn, const ZoneRef& zone, std::int64_
       const auto k = c.key();
       const auto expires = static_cast<std::int64_t>(get_be<std::uint64_t>(k, 2));
       if (expires > now) break;
-      const MDB_dbi dbi = static_cast<std::uint8_t>(k[10]) == schema::kExpiryKindIp ? dbs.ip
-                                                                                    : dbs.domain;
+      const MDB_dbi dbi =
+          static_cast<std::uint8_t>(k[10]) == schema::kExpiryKindIp ? dbs.ip : dbs.domain;
       due.push_back(Due{std::string(k), dbi, std::string(k.substr(11)), expires});
     }
   }
@@ -619,7 +618,8 @@ Listing listing_from_json(const nlohmann::json& j) {
   l.source = parse_source(j.value("source", "manual")).value_or(Source::manual);
   l.first_seen = j.value("first_seen", std::int64_t{0});
   l.last_seen = j.value("last_seen", std::int64_t{0});
-  l.expires = j.contains("expires") && !j["expires"].is_null() ? j["expires"].get<std::int64_t>() : 0;
+  l.expires =
+      j.contains("expires") && !j["expires"].is_null() ? j["expires"].get<std::int64_t>() : 0;
   l.offences = j.value("offences", std::uint32_t{0});
   l.reason = j.value("reason", "");
   return l;

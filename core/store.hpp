@@ -6,12 +6,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/listing.hpp"
 #include "core/lmdb.hpp"
@@ -120,8 +119,8 @@ class Store {
                                           std::uint32_t serial) const;
 
   // Writes (or replaces) a listing; returns the previous one.
-  std::optional<Listing> put(WriteTxn& txn, const ZoneRef& zone, const Subject& s,
-                             const Listing& l, const Change& why);
+  std::optional<Listing> put(WriteTxn& txn, const ZoneRef& zone, const Subject& s, const Listing& l,
+                             const Change& why);
   // Removes a listing; returns what was removed (nullopt: nothing was there).
   std::optional<Listing> remove(WriteTxn& txn, const ZoneRef& zone, const Subject& s,
                                 const Change& why);

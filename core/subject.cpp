@@ -72,7 +72,9 @@ int common_prefix_bits(const IpPrefix::Bytes& a, const IpPrefix::Bytes& b) {
   return lo != 0 ? 64 + std::countl_zero(lo) : 128;
 }
 
-bool IpPrefix::contains(const Bytes& addr) const { return common_prefix_bits(addr_, addr) >= length_; }
+bool IpPrefix::contains(const Bytes& addr) const {
+  return common_prefix_bits(addr_, addr) >= length_;
+}
 
 bool IpPrefix::contains(const IpPrefix& other) const {
   return other.length_ >= length_ && contains(other.addr_);
@@ -127,8 +129,8 @@ std::optional<IpPrefix> IpPrefix::parse(std::string_view text, std::string* erro
     result = IpPrefix(b, static_cast<std::uint8_t>(l));
   }
   if (result.bytes() != b) {
-    fail(error, "host bits set in '" + std::string(text) + "' (did you mean " +
-                    result.to_string() + "?)");
+    fail(error,
+         "host bits set in '" + std::string(text) + "' (did you mean " + result.to_string() + "?)");
     return std::nullopt;
   }
   return result;
@@ -196,9 +198,8 @@ std::optional<DomainName> DomainName::parse(std::string_view text, std::string* 
 std::optional<Subject> parse_subject(std::string_view text, std::string* error) {
   const bool ip_like =
       text.find(':') != std::string_view::npos || text.find('/') != std::string_view::npos ||
-      (!text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
-        return (c >= '0' && c <= '9') || c == '.';
-      }));
+      (!text.empty() && std::all_of(text.begin(), text.end(),
+                                    [](char c) { return (c >= '0' && c <= '9') || c == '.'; }));
   if (ip_like) {
     if (auto p = IpPrefix::parse(text, error)) return Subject{*p};
     return std::nullopt;
@@ -213,9 +214,9 @@ std::string to_string(const Subject& s) {
 }
 
 bool is_special_purpose(const IpPrefix& p) {
-  static const char* const kV4Ranges[] = {
-      "0.0.0.0/8",     "10.0.0.0/8",     "100.64.0.0/10", "127.0.0.0/8",
-      "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4"};
+  static const char* const kV4Ranges[] = {"0.0.0.0/8",      "10.0.0.0/8",     "100.64.0.0/10",
+                                          "127.0.0.0/8",    "169.254.0.0/16", "172.16.0.0/12",
+                                          "192.168.0.0/16", "224.0.0.0/4",    "240.0.0.0/4"};
   // ::/8 would swallow the IPv4-mapped space, so IPv6 ranges apply to IPv6 only.
   static const char* const kV6Ranges[] = {"::/8", "fe80::/10", "fc00::/7"};
   if (p.is_v4()) {

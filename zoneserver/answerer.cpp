@@ -65,7 +65,9 @@ namespace {
 constexpr std::size_t kOptSize = 11;
 constexpr std::size_t kMaxTxt = 255;
 
-IpPrefix::Bytes mapped(std::uint32_t v4) { return IpPrefix::v4(v4, 32).bytes(); }
+IpPrefix::Bytes mapped(std::uint32_t v4) {
+  return IpPrefix::v4(v4, 32).bytes();
+}
 const IpPrefix::Bytes kTestListed = mapped(0x7f000002);
 const IpPrefix::Bytes kTestNever = mapped(0x7f000001);
 
@@ -314,7 +316,7 @@ struct Response {
   std::uint16_t an = 0, ns = 0, ar = 0;
   std::uint8_t rcode = 0;
   std::uint16_t ext_rcode = 0;
-  std::size_t limit = 512;  // bytes the whole message may take
+  std::size_t limit = 512;         // bytes the whole message may take
   std::uint16_t edns_size = 1232;  // what our OPT advertises
   std::size_t after_question = 0;
 };
@@ -340,8 +342,8 @@ void finish(Response& r, bool with_question) {
     r.w.u8(0);
     r.w.u16(wire::type::OPT);
     r.w.u16(r.edns_size);
-    const std::uint32_t ttl = (static_cast<std::uint32_t>(r.ext_rcode >> 4) << 24) |
-                              (r.q.dnssec_ok ? 0x8000u : 0u);
+    const std::uint32_t ttl =
+        (static_cast<std::uint32_t>(r.ext_rcode >> 4) << 24) | (r.q.dnssec_ok ? 0x8000u : 0u);
     r.w.u32(ttl);
     r.w.u16(0);
     r.ar = 1;
@@ -519,7 +521,8 @@ Outcome answer(const std::uint8_t* query, std::size_t size, const Client& client
     r.flags = static_cast<std::uint16_t>(wire::flag::QR | (q.flags & 0x7800));
     return count(error_reply(r, wire::rcode::NOTIMP, true));
   }
-  r.flags = static_cast<std::uint16_t>(wire::flag::QR | (q.flags & (wire::flag::RD | wire::flag::CD)));
+  r.flags =
+      static_cast<std::uint16_t>(wire::flag::QR | (q.flags & (wire::flag::RD | wire::flag::CD)));
   if (q.has_edns && q.edns_version != 0) {
     r.ext_rcode = wire::rcode::BADVERS;  // no answer, no SOA (RFC 6891 6.1.3)
     return count(error_reply(r, 0, true));
@@ -543,8 +546,9 @@ Outcome answer(const std::uint8_t* query, std::size_t size, const Client& client
   std::size_t rel = apex_label;  // labels left of the apex (and of any key)
   if (!access.keys.empty() && rel >= 1) {
     const auto label = q.qname.label(rel - 1);
-    const bool keyed = std::any_of(access.keys.begin(), access.keys.end(),
-                                   [&](const std::string& k) { return wire::label_equal_ci(label, k); });
+    const bool keyed =
+        std::any_of(access.keys.begin(), access.keys.end(),
+                    [&](const std::string& k) { return wire::label_equal_ci(label, k); });
     if (keyed) {
       --rel;
     } else if (access.require_key) {

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -11,8 +12,7 @@
 #include <chrono>
 #include <cstring>
 #include <stdexcept>
-
-#include <spdlog/spdlog.h>
+#include <system_error>
 
 namespace rblzone::zoneserver {
 namespace asio = boost::asio;
@@ -71,7 +71,7 @@ Endpoint parse_endpoint(const std::string& text) {
 
 std::uint16_t port_of(const sockaddr_storage& a) {
   return ntohs(a.ss_family == AF_INET
-                   ? reinterpret_cast<const sockaddr_in*>(&a)->sin_port     // NOLINT
+                   ? reinterpret_cast<const sockaddr_in*>(&a)->sin_port      // NOLINT
                    : reinterpret_cast<const sockaddr_in6*>(&a)->sin6_port);  // NOLINT
 }
 
@@ -86,10 +86,12 @@ void set_port(sockaddr_storage& a, std::uint16_t port) {
 std::string to_text(const sockaddr_storage& a) {
   char buf[INET6_ADDRSTRLEN] = {};
   if (a.ss_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&a)->sin_addr, buf, sizeof buf);  // NOLINT
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&a)->sin_addr, buf,
+              sizeof buf);  // NOLINT
     return std::string(buf) + ":" + std::to_string(port_of(a));
   }
-  inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&a)->sin6_addr, buf, sizeof buf);  // NOLINT
+  inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&a)->sin6_addr, buf,
+            sizeof buf);  // NOLINT
   return "[" + std::string(buf) + "]:" + std::to_string(port_of(a));
 }
 
@@ -105,7 +107,8 @@ core::IpPrefix::Bytes client_bytes(const sockaddr_storage& a) {
 
 int bind_udp(const Endpoint& e, const std::string& text) {
   const int fd = socket(e.addr.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::runtime_error(text + ": socket: " + std::strerror(errno));
+  if (fd < 0)
+    throw std::runtime_error(text + ": socket: " + std::generic_category().message(errno));
   const int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   if (e.addr.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
@@ -116,7 +119,8 @@ int bind_udp(const Endpoint& e, const std::string& text) {
   if (bind(fd, reinterpret_cast<const sockaddr*>(&e.addr), e.len) != 0) {  // NOLINT
     const int err = errno;
     close(fd);
-    throw std::runtime_error("cannot listen on UDP " + text + ": " + std::strerror(err));
+    throw std::runtime_error("cannot listen on UDP " + text + ": " +
+                             std::generic_category().message(err));
   }
   return fd;
 }
@@ -158,7 +162,8 @@ asio::awaitable<void> tcp_session(tcp::socket socket, DnsServer* server, core::S
     std::chrono::steady_clock::time_point deadline;
     bool done = false;
   };
-  auto conn = std::make_shared<Conn>(Conn{std::move(socket), asio::steady_timer(executor), {}, false});
+  auto conn =
+      std::make_shared<Conn>(Conn{std::move(socket), asio::steady_timer(executor), {}, false});
   const auto idle = std::chrono::milliseconds(options.tcp_idle_timeout_ms);
   conn->deadline = std::chrono::steady_clock::now() + idle;
   // The watchdog closes a connection that stays idle past its deadline,
@@ -231,10 +236,14 @@ asio::awaitable<void> tcp_session(tcp::socket socket, DnsServer* server, core::S
 
 DnsServer::DnsServer(core::Store& store, std::shared_ptr<const ZoneCatalog> catalog,
                      ServerOptions options, core::Clock clock)
-    : store_(store), catalog_(std::move(catalog)), options_(std::move(options)),
+    : store_(store),
+      catalog_(std::move(catalog)),
+      options_(std::move(options)),
       clock_(std::move(clock)) {}
 
-DnsServer::~DnsServer() { stop(); }
+DnsServer::~DnsServer() {
+  stop();
+}
 
 void DnsServer::set_catalog(std::shared_ptr<const ZoneCatalog> catalog) {
   std::atomic_store(&catalog_, std::move(catalog));
@@ -295,7 +304,8 @@ void DnsServer::start() {
         [this, a = acceptor.get()]() -> asio::awaitable<void> {
           for (;;) {
             boost::system::error_code ec;
-            tcp::socket socket = co_await a->async_accept(asio::redirect_error(asio::use_awaitable, ec));
+            tcp::socket socket =
+                co_await a->async_accept(asio::redirect_error(asio::use_awaitable, ec));
             if (ec) {
               if (ec == asio::error::operation_aborted || !running_) co_return;
               continue;
@@ -306,8 +316,8 @@ void DnsServer::start() {
             }
             ++tcp_->connections;
             asio::co_spawn(a->get_executor(),
-                           tcp_session(std::move(socket), this, store_, &catalog_, options_,
-                                       clock_, tcp_->stats, &tcp_->connections),
+                           tcp_session(std::move(socket), this, store_, &catalog_, options_, clock_,
+                                       tcp_->stats, &tcp_->connections),
                            asio::detached);
           }
         },
@@ -382,8 +392,8 @@ void DnsServer::udp_worker_(int fd, QueryStats& stats) {
       stats.count_latency(static_cast<std::uint64_t>(monotonic_ns() - t0));
       if (outcome == Outcome::drop) continue;
       if (options_.query_log) {
-        spdlog::info("query from {} len {} -> {} bytes", to_text(peers[static_cast<std::size_t>(i)]),
-                     len, w.size());
+        spdlog::info("query from {} len {} -> {} bytes",
+                     to_text(peers[static_cast<std::size_t>(i)]), len, w.size());
       }
       siov[m] = {out.data() + static_cast<std::size_t>(m) * kSendSize, w.size()};
       smsg[m].msg_hdr = {};

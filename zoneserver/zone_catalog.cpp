@@ -40,8 +40,8 @@ std::shared_ptr<const ZoneCatalog> ZoneCatalog::build(const std::vector<core::Zo
     cz->id = ids.at(z.name);
     cz->apex = to_wire(z.name, z, "name");
     cz->mname = to_wire(z.soa.mname.empty() ? "ns1." + z.name : z.soa.mname, z, "soa.mname");
-    cz->rname = to_wire(rname_text(z.soa.rname.empty() ? "hostmaster." + z.name : z.soa.rname),
-                        z, "soa.rname");
+    cz->rname = to_wire(rname_text(z.soa.rname.empty() ? "hostmaster." + z.name : z.soa.rname), z,
+                        "soa.rname");
     const auto ns = z.ns.empty() ? std::vector<std::string>{"ns1." + z.name} : z.ns;
     for (const auto& n : ns) cz->ns.push_back(to_wire(n, z, "ns"));
     cz->negative_ttl = std::min(z.soa.ttl, z.soa.minimum);

@@ -22,8 +22,8 @@ struct CatalogZone {
   std::vector<wire::Name> ns;
   // The zones whose data answers here: itself, or a combined zone's members.
   std::vector<const CatalogZone*> sources;
-  bool ip_data = false;      // some source is an IP zone
-  bool domain_data = false;  // some source is a domain zone
+  bool ip_data = false;            // some source is an IP zone
+  bool domain_data = false;        // some source is a domain zone
   std::uint32_t negative_ttl = 0;  // min(SOA TTL, SOA MINIMUM), RFC 2308
   std::size_t index = 0;           // position in the catalog, for counters
 };

@@ -1,11 +1,12 @@
 // Fuzz target: the wire parser and the whole answer path over an in-memory
 // store with a few listings, so every byte sequence goes through parse,
 // lookup and response building. The response must never exceed the limits.
+#include <unistd.h>
+
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
-#include <unistd.h>
 
 #include "core/config.hpp"
 #include "core/store.hpp"
@@ -62,8 +63,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     rblzone::zoneserver::wire::Writer w(out, sizeof out);
     zoneserver::Client client{core::IpPrefix::v4(0x7f000001, 32).bytes(), transport};
     f.snapshot->renew();
-    const auto outcome = zoneserver::answer(data, size, client, *f.catalog, *f.snapshot,
-                                            1700000000, {}, w, nullptr);
+    const auto outcome =
+        zoneserver::answer(data, size, client, *f.catalog, *f.snapshot, 1700000000, {}, w, nullptr);
     f.snapshot->reset();
     if (outcome == zoneserver::Outcome::drop) continue;
     if (transport == zoneserver::Transport::udp && w.size() > 1232) std::abort();

@@ -5,14 +5,13 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
-
-#include "tests/unit/temp_dir.hpp"
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "tests/unit/temp_dir.hpp"
 #include "zoneserver/zone_catalog.hpp"
 
 namespace rblzone::zoneserver {

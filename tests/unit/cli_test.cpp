@@ -4,8 +4,6 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
-
-#include "tests/unit/temp_dir.hpp"
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -14,6 +12,7 @@
 #include <vector>
 
 #include "cmd/operator_cli.hpp"
+#include "tests/unit/temp_dir.hpp"
 
 namespace rblzone::cli {
 namespace {

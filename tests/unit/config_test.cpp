@@ -5,11 +5,11 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
-
-#include "tests/unit/temp_dir.hpp"
 #include <fstream>
 #include <string>
 #include <vector>
+
+#include "tests/unit/temp_dir.hpp"
 
 namespace rblzone::core {
 namespace {

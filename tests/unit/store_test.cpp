@@ -9,12 +9,10 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
-
-#include "tests/unit/temp_dir.hpp"
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <random>
 #include <set>
@@ -24,6 +22,7 @@
 #include <vector>
 
 #include "core/schema.hpp"
+#include "tests/unit/temp_dir.hpp"
 
 namespace rblzone::core {
 namespace {
@@ -1318,7 +1317,8 @@ TEST_CASE("a writer killed between commits leaves exactly its committed batches"
 TEST_CASE("the map grows on demand: no MDB_MAP_FULL while the disk has room", "[store]") {
   TempDir dir;
   constexpr std::size_t kSmallMap = std::size_t{1} << 20;  // 1 MiB
-  Store store(dir.path(), [] { return std::int64_t{1000}; }, kSmallMap);
+  Store store(
+      dir.path(), [] { return std::int64_t{1000}; }, kSmallMap);
   REQUIRE(store.env().map_size() == kSmallMap);
   ZoneRef z;
   store.env().write([&](WriteTxn& txn) { z = store.ensure_zone(txn, "dnsbl.test"); });
