@@ -4,9 +4,12 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <new>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +30,67 @@ using wire::flag::TC;
 constexpr std::int64_t kNow = 1700000000;
 
 using TempDir = rblzone::testing::TempDir;
+
+// --- counting allocations -----------------------------------------------------
+
+}  // namespace
+}  // namespace rblzone::zoneserver
+
+// Every allocation of this test binary goes through here; only the
+// no-allocation test turns counting on. GCC cannot see that this operator
+// delete pairs with this operator new (both malloc/free), hence the pragma.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+namespace {
+std::atomic<bool> g_count_allocations{false};
+std::atomic<std::size_t> g_allocations{0};
+}  // namespace
+
+// Every non-aligned form is replaced, so that no allocation made by one
+// runtime (a sanitizer's) is freed by another.
+namespace {
+void* counted_malloc(std::size_t n) noexcept {
+  if (g_count_allocations.load(std::memory_order_relaxed)) {
+    g_allocations.fetch_add(1, std::memory_order_relaxed);
+  }
+  return std::malloc(n == 0 ? 1 : n);
+}
+}  // namespace
+
+void* operator new(std::size_t n) {
+  if (void* p = counted_malloc(n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) {
+  if (void* p = counted_malloc(n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  return counted_malloc(n);
+}
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
+  return counted_malloc(n);
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+
+namespace rblzone::zoneserver {
+namespace {
 
 // --- building queries ---------------------------------------------------------
 
@@ -290,6 +354,27 @@ class World {
     Outcome outcome;
     Message msg;
   };
+
+  // Allocations made by `rounds` passes of answer() over `queries` on one
+  // renewed snapshot, after a warm-up pass (the steady state of a worker).
+  std::size_t steady_state_allocations(const std::vector<Bytes>& queries, int rounds) {
+    REQUIRE(snapshot_->renew());
+    std::vector<std::uint8_t> buf(65535);
+    QueryStats stats(catalog_->zones().size());
+    auto pass = [&] {
+      for (const auto& q : queries) {
+        wire::Writer w(buf.data(), buf.size());
+        answer(q.data(), q.size(), udp_from(), *catalog_, *snapshot_, kNow, {}, w, &stats);
+      }
+    };
+    pass();
+    g_allocations = 0;
+    g_count_allocations = true;
+    for (int i = 0; i < rounds; ++i) pass();
+    g_count_allocations = false;
+    snapshot_->reset();
+    return g_allocations.load();
+  }
   Reply ask(const Bytes& query, const Client& client = udp_from(), std::int64_t now = kNow,
             AnswerOptions options = {}, QueryStats* stats = nullptr) {
     return ask_with(*snapshot_, true, query, client, now, options, stats);
@@ -882,6 +967,30 @@ TEST_CASE("access control: allow, deny, keys and the refused code", "[answerer]"
   REQUIRE(txt.msg.txt_records().size() == 1);
   CHECK_THAT(txt.msg.txt_records()[0], Catch::Contains("refused"));
   CHECK_THAT(txt.msg.txt_records()[0], !Catch::Contains("192.0.2"));
+}
+
+TEST_CASE("answering does not allocate in the steady state", "[answerer]") {
+  StandardWorld w;
+  std::vector<Bytes> queries;
+  for (const char* name :
+       {"3.2.0.192.dnsbl.test", "5.2.0.192.dnsbl.test", "9.9.9.9.dnsbl.test", "0.0.127.dnsbl.test",
+        "2.0.0.127.dnsbl.test", "3.2.0.192.zen.test", "x.spammer.example.rhsbl.test",
+        "nothing.example.rhsbl.test", "dnsbl.test", "example.com"}) {
+    queries.push_back(make_query(name));
+    queries.push_back(make_query(name, wire::type::TXT));
+  }
+  QuerySpec edns = spec("7.113.0.203.dnsbl.test", wire::type::ANY);
+  edns.edns = Edns{};
+  queries.push_back(make_query(edns));
+  queries.push_back(Bytes{0x00, 0x01, 0x02});  // garbage
+  CHECK(w.steady_state_allocations(queries, 50) == 0);
+
+  // The counter itself sees allocations (so the zero above means something).
+  g_allocations = 0;
+  g_count_allocations = true;
+  auto probe = std::make_unique<std::string>(100, 'x');
+  g_count_allocations = false;
+  CHECK(g_allocations.load() >= 1);
 }
 
 }  // namespace rblzone::zoneserver
