@@ -1,5 +1,6 @@
 // rblzoned: the daemon. Parses arguments and config, opens the store, builds
-// the zone catalog, starts the DNS server and the sweeper, waits for signals.
+// the zone catalog, starts the DNS server, the HTTP admin server and the
+// sweeper, waits for signals.
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -10,6 +11,8 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "admin/http_server.hpp"
+#include "admin/router.hpp"
 #include "core/config.hpp"
 #include "core/store.hpp"
 #include "zoneserver/server.hpp"
@@ -115,8 +118,27 @@ int main(int argc, char** argv) {
       dns->start();
       for (const auto& b : dns->bound()) spdlog::info("DNS listening on {} (UDP and TCP)", b);
     }
+
+    // The catalog the HTTP router sees; swapped on SIGHUP.
+    std::mutex catalog_mutex;
+    auto http_catalog = catalog;
+    std::unique_ptr<admin::HttpServer> http;
     if (cfg.http_enabled) {
-      spdlog::warn("HTTP admin interface ({}) is not part of this build yet", cfg.http_listen);
+      admin::RouterContext context;
+      context.store = &store;
+      context.catalog = [&] {
+        std::lock_guard lock(catalog_mutex);
+        return http_catalog;
+      };
+      context.dns_stats = [&dns]() -> const admin::DnsStats* {
+        return dns ? &dns->stats() : nullptr;
+      };
+      admin::HttpOptions options;
+      options.listen = cfg.http_listen;
+      http = std::make_unique<admin::HttpServer>(
+          options, [context](const admin::Request& req) { return admin::handle(req, context); });
+      http->start();
+      spdlog::info("HTTP listening on {}", http->bound());
     }
 
     std::atomic<bool> running{true};
@@ -146,6 +168,10 @@ int main(int argc, char** argv) {
           auto fresh = core::load_zones(cfg.zones_dir);
           auto next = zoneserver::ZoneCatalog::build(fresh, store);
           if (dns) dns->set_catalog(next);
+          {
+            std::lock_guard lock(catalog_mutex);
+            http_catalog = next;
+          }
           std::lock_guard lock(zones_mutex);
           zones = fresh;
           spdlog::info("reloaded {} zones", zones.size());
@@ -159,6 +185,7 @@ int main(int argc, char** argv) {
     }
     running = false;
     sweeper.join();
+    if (http) http->stop();
     if (dns) dns->stop();
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());

@@ -173,7 +173,9 @@ class Daemon:
 
     def __init__(self, workdir: Path, data_dir: Path, zones_dir: Path, config: Path | None = None,
                  threads: int = 2, probe_zone: str = "dnsbl.test", ready_over_tcp: bool = False,
-                 setpriv=None):
+                 setpriv=None, http: bool = False):
+        self.http = http  # True: the admin HTTP server on 127.0.0.1, port picked by the kernel
+        self.http_port: int | None = None
         self.workdir = Path(workdir)
         self.data_dir = None if data_dir is None else Path(data_dir)
         self.zones_dir = None if zones_dir is None else Path(zones_dir)
@@ -193,7 +195,8 @@ class Daemon:
             a += ["--data-dir", str(self.data_dir)]
         if self.zones_dir is not None:
             a += ["--zones", str(self.zones_dir)]
-        a += ["--dns-listen", f"{HOST}:0", "--http-listen", "", "--dns-threads", str(self.threads)]
+        a += ["--dns-listen", f"{HOST}:0", "--http-listen", f"{HOST}:0" if self.http else "",
+              "--dns-threads", str(self.threads)]
         if self.config:
             a += ["--config", str(self.config)]
         return list(self.setpriv) + a
@@ -210,9 +213,12 @@ class Daemon:
                                          stdin=subprocess.DEVNULL, cwd=self.workdir)
         deadline = time.monotonic() + START_TIMEOUT
         while self.port is None:
-            m = re.search(r"DNS listening on 127\.0\.0\.1:(\d+)", self.log())
-            if m:
+            log = self.log()
+            m = re.search(r"DNS listening on 127\.0\.0\.1:(\d+)", log)
+            h = re.search(r"HTTP listening on 127\.0\.0\.1:(\d+)", log)
+            if m and (h or not self.http):
                 self.port = int(m.group(1))
+                self.http_port = int(h.group(1)) if h else None
                 break
             if self.proc.poll() is not None:
                 raise RuntimeError(f"rblzoned exited {self.proc.returncode} at start:\n{self.log()}")

@@ -1,0 +1,172 @@
+// The Prometheus exposition of the DNS counters and the store's size.
+#include "admin/metrics.hpp"
+
+#include <lmdb.h>
+
+#include <array>
+#include <cstdio>
+#include <string_view>
+
+namespace rblzone::admin {
+namespace {
+
+using zoneserver::QueryStats;
+
+struct Totals {
+  std::uint64_t queries = 0;
+  std::uint64_t dropped = 0;
+  std::uint64_t listed = 0;
+  std::uint64_t not_listed = 0;
+  std::uint64_t refused_acl = 0;
+  std::uint64_t truncated = 0;
+  std::array<std::uint64_t, std::tuple_size_v<decltype(QueryStats::rcode)>> rcode{};
+  std::array<std::uint64_t, QueryStats::kLatencyBuckets> latency{};
+  std::vector<std::uint64_t> per_zone;
+};
+
+Totals sum(const DnsStats* stats, std::size_t zones) {
+  Totals t;
+  t.per_zone.assign(zones, 0);
+  if (!stats) return t;
+  constexpr auto r = std::memory_order_relaxed;
+  for (const auto& s : *stats) {
+    t.queries += s->queries.load(r);
+    t.dropped += s->dropped.load(r);
+    t.listed += s->listed.load(r);
+    t.not_listed += s->not_listed.load(r);
+    t.refused_acl += s->refused_acl.load(r);
+    t.truncated += s->truncated.load(r);
+    for (std::size_t i = 0; i < t.rcode.size(); ++i) t.rcode[i] += s->rcode[i].load(r);
+    for (std::size_t i = 0; i < t.latency.size(); ++i) t.latency[i] += s->latency[i].load(r);
+    for (std::size_t i = 0; i < zones && i < s->per_zone.size(); ++i) {
+      t.per_zone[i] += s->per_zone[i].load(r);
+    }
+  }
+  return t;
+}
+
+// Label values are zone names (letters, digits, '-', '_', '.'), but escape
+// anyway as the format requires.
+std::string label(std::string_view v) {
+  std::string out;
+  for (const char c : v) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+class Writer {
+ public:
+  void family(std::string_view name, std::string_view type, std::string_view help) {
+    out_ += "# HELP ";
+    out_ += name;
+    out_ += ' ';
+    out_ += help;
+    out_ += "\n# TYPE ";
+    out_ += name;
+    out_ += ' ';
+    out_ += type;
+    out_ += '\n';
+  }
+  // `labels` is empty or `key="value",...` without braces.
+  void sample(std::string_view name, std::string_view labels, std::uint64_t value) {
+    out_ += name;
+    if (!labels.empty()) {
+      out_ += '{';
+      out_ += labels;
+      out_ += '}';
+    }
+    out_ += ' ';
+    out_ += std::to_string(value);
+    out_ += '\n';
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+constexpr std::array<std::string_view, 11> kRcodeNames = {
+    "NOERROR",  "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
+    "YXDOMAIN", "YXRRSET", "NXRRSET",  "NOTAUTH",  "NOTZONE"};
+
+}  // namespace
+
+std::string render_metrics(const zoneserver::ZoneCatalog& catalog, const DnsStats* stats,
+                           core::Store& store, const core::ReadTxn& txn) {
+  const auto& zones = catalog.zones();
+  const Totals t = sum(stats, zones.size());
+  Writer w;
+
+  w.family("rblzone_dns_queries_total", "counter", "DNS queries received (UDP and TCP).");
+  w.sample("rblzone_dns_queries_total", "", t.queries);
+
+  w.family("rblzone_dns_responses_total", "counter", "DNS responses sent, by RCODE.");
+  for (std::size_t i = 0; i < t.rcode.size(); ++i) {
+    // The common six always (a dashboard wants zeros); others once seen.
+    if (i > 5 && t.rcode[i] == 0) continue;
+    std::string name = i < kRcodeNames.size() ? std::string(kRcodeNames[i]) : std::to_string(i);
+    if (i + 1 == t.rcode.size()) name += "+";  // the last counter also counts higher codes
+    w.sample("rblzone_dns_responses_total", "rcode=\"" + name + "\"", t.rcode[i]);
+  }
+
+  w.family("rblzone_dns_listed_total", "counter", "Queries answered as listed.");
+  w.sample("rblzone_dns_listed_total", "", t.listed);
+  w.family("rblzone_dns_not_listed_total", "counter", "Queries answered as not listed.");
+  w.sample("rblzone_dns_not_listed_total", "", t.not_listed);
+  w.family("rblzone_dns_dropped_total", "counter", "Queries dropped without an answer.");
+  w.sample("rblzone_dns_dropped_total", "", t.dropped);
+  w.family("rblzone_dns_truncated_total", "counter", "UDP answers sent truncated (TC).");
+  w.sample("rblzone_dns_truncated_total", "", t.truncated);
+  w.family("rblzone_dns_refused_acl_total", "counter", "Queries refused by a zone's access rules.");
+  w.sample("rblzone_dns_refused_acl_total", "", t.refused_acl);
+
+  w.family("rblzone_dns_zone_queries_total", "counter", "DNS queries per zone.");
+  for (const auto& z : zones) {
+    w.sample("rblzone_dns_zone_queries_total", "zone=\"" + label(z->config.name) + "\"",
+             t.per_zone[z->index]);
+  }
+
+  // Bucket i counts queries under 2^i * 128 ns; the last one has no bound.
+  w.family("rblzone_dns_query_duration_seconds", "histogram",
+           "Time to answer a DNS query (no _sum: the workers keep only buckets).");
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < t.latency.size(); ++i) {
+    cumulative += t.latency[i];
+    std::string le = "+Inf";
+    if (i + 1 < t.latency.size()) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(std::uint64_t{128} << i) * 1e-9);
+      le = buf;
+    }
+    w.sample("rblzone_dns_query_duration_seconds_bucket", "le=\"" + le + "\"", cumulative);
+  }
+  w.sample("rblzone_dns_query_duration_seconds_count", "", cumulative);
+
+  w.family("rblzone_zone_serial", "gauge", "The zone's SOA serial.");
+  for (const auto& z : zones) {
+    w.sample("rblzone_zone_serial", "zone=\"" + label(z->config.name) + "\"",
+             store.serial(txn, std::string_view(z->config.name)));
+  }
+
+  MDB_envinfo info{};
+  MDB_stat stat{};
+  mdb_env_info(store.env().handle(), &info);
+  mdb_env_stat(store.env().handle(), &stat);
+  w.family("rblzone_store_map_bytes", "gauge", "Size of the LMDB map (address space reserved).");
+  w.sample("rblzone_store_map_bytes", "", info.me_mapsize);
+  // Pages 0..last are in use (data, free list and the two meta pages).
+  w.family("rblzone_store_used_bytes", "gauge", "Bytes of the LMDB map in use.");
+  w.sample("rblzone_store_used_bytes", "",
+           (static_cast<std::uint64_t>(info.me_last_pgno) + 1) * stat.ms_psize);
+  return w.take();
+}
+
+}  // namespace rblzone::admin

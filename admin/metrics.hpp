@@ -1,0 +1,18 @@
+// The Prometheus exposition (text format 0.0.4) of the DNS counters and the
+// store's size, for GET /metrics.
+#pragma once
+
+#include <string>
+
+#include "admin/router.hpp"
+
+namespace rblzone::admin {
+
+// Sums `stats` over all workers (none when nullptr: every DNS counter is 0)
+// and renders them with each zone's serial from `txn` and the store's size.
+// Per-zone counters are named through `catalog` (a worker counts by catalog
+// position, so right after a reload a query may be named by the new list).
+std::string render_metrics(const zoneserver::ZoneCatalog& catalog, const DnsStats* stats,
+                           core::Store& store, const core::ReadTxn& txn);
+
+}  // namespace rblzone::admin

@@ -1,0 +1,368 @@
+// The admin HTTP request handler: routing, the read-only endpoints, and the
+// JSON error helpers every error response comes from.
+#include "admin/router.hpp"
+
+#include <algorithm>
+#include <ctime>
+#include <exception>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "admin/metrics.hpp"
+
+namespace rblzone::admin {
+namespace {
+
+using core::IpPrefix;
+using nlohmann::json;
+
+// Beast 1.74 speaks boost::string_view.
+boost::beast::string_view bsv(std::string_view s) {
+  return {s.data(), s.size()};
+}
+std::string_view sv(boost::beast::string_view s) {
+  return {s.data(), s.size()};
+}
+
+constexpr std::string_view kJson = "application/json";
+
+Response json_response(http::status status, const json& body, unsigned version) {
+  Response res{status, version};
+  res.set(http::field::content_type, bsv(kJson));
+  res.set(http::field::cache_control, "no-store");
+  // A decoded path may hold any bytes: never fail on invalid UTF-8.
+  res.body() = body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  return res;
+}
+
+Response not_found(const Request& req) {
+  return error_response(http::status::not_found, "not_found", "no such resource", req.version());
+}
+
+Response method_not_allowed(const Request& req, std::string_view allow) {
+  auto res = error_response(
+      http::status::method_not_allowed, "method_not_allowed",
+      std::string(sv(req.method_string())) + " is not allowed here; use " + std::string(allow),
+      req.version());
+  res.set(http::field::allow, bsv(allow));
+  return res;
+}
+
+Response bad_request(const Request& req, std::string_view code, std::string_view message) {
+  return error_response(http::status::bad_request, code, message, req.version());
+}
+
+std::string format_time(std::int64_t t) {
+  const std::time_t tt = t;
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string_view kind_name(core::ZoneKind k) {
+  switch (k) {
+    case core::ZoneKind::ip:
+      return "ip";
+    case core::ZoneKind::domain:
+      return "domain";
+    case core::ZoneKind::combined:
+      return "combined";
+  }
+  return "ip";
+}
+
+// The request target's path split at '/', each segment percent-decoded.
+// A '/' inside a segment arrives as %2F and stays inside it.
+std::optional<std::vector<std::string>> split_path(std::string_view target) {
+  target = target.substr(0, target.find('?'));
+  std::vector<std::string> out;
+  if (target.empty() || target[0] != '/') return std::nullopt;
+  target.remove_prefix(1);
+  for (;;) {
+    const auto slash = target.find('/');
+    std::string seg;
+    if (!percent_decode(target.substr(0, slash), seg)) return std::nullopt;
+    out.push_back(std::move(seg));
+    if (slash == std::string_view::npos) break;
+    target.remove_prefix(slash + 1);
+  }
+  return out;
+}
+
+const zoneserver::CatalogZone* find_zone(const zoneserver::ZoneCatalog& catalog,
+                                         std::string_view name) {
+  for (const auto& z : catalog.zones()) {
+    if (z->config.name == name) return z.get();
+  }
+  return nullptr;
+}
+
+// --- GET /healthz --------------------------------------------------------------
+
+Response healthz(const Request& req, const RouterContext& ctx) {
+  try {
+    auto txn = ctx.store->env().begin_read();
+  } catch (const std::exception& e) {
+    return error_response(http::status::service_unavailable, "store_unavailable",
+                          std::string("the store cannot be read: ") + e.what(), req.version());
+  }
+  return json_response(http::status::ok, json{{"status", "ok"}}, req.version());
+}
+
+// --- GET /metrics ----------------------------------------------------------------
+
+Response metrics(const Request& req, const RouterContext& ctx) {
+  const auto catalog = ctx.catalog();
+  auto txn = ctx.store->env().begin_read();
+  Response res{http::status::ok, req.version()};
+  res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+  res.set(http::field::cache_control, "no-store");
+  res.body() = render_metrics(*catalog, ctx.dns_stats ? ctx.dns_stats() : nullptr, *ctx.store, txn);
+  return res;
+}
+
+// --- GET /api/v1/zones -------------------------------------------------------------
+
+Response zones(const Request& req, const RouterContext& ctx) {
+  const auto catalog = ctx.catalog();
+  std::vector<const zoneserver::CatalogZone*> sorted;
+  for (const auto& z : catalog->zones()) sorted.push_back(z.get());
+  std::sort(sorted.begin(), sorted.end(),
+            [](const auto* a, const auto* b) { return a->config.name < b->config.name; });
+  auto txn = ctx.store->env().begin_read();
+  json out = json::array();
+  for (const auto* z : sorted) {
+    json j{{"name", z->config.name},
+           {"kind", kind_name(z->config.kind)},
+           {"serial", ctx.store->serial(txn, std::string_view(z->config.name))}};
+    if (z->config.kind == core::ZoneKind::combined) j["members"] = z->config.members;
+    out.push_back(std::move(j));
+  }
+  return json_response(http::status::ok, out, req.version());
+}
+
+// --- GET /api/v1/zones/{zone}/lookup/{subject} ---------------------------------------
+
+// What DNS would answer for a subject, and the listing that makes it so.
+struct Verdict {
+  std::vector<std::uint32_t> codes;
+  std::optional<core::Listing> listing;  // the first source's (DNS's TXT source)
+  std::string matched;
+  bool test_point = false;
+};
+
+void add_codes(Verdict& v, const zoneserver::CatalogZone& src, const core::Listing& l,
+               std::string matched) {
+  if (l.codes.empty()) v.codes.push_back(src.config.default_code);
+  v.codes.insert(v.codes.end(), l.codes.begin(), l.codes.end());
+  if (!v.listing) {
+    v.listing = l;
+    v.matched = std::move(matched);
+  }
+}
+
+// An address: the longest active prefix in each source, as DNS matches it.
+// A prefix: exactly the stored listing, if active and not an exclusion.
+void lookup_ip(const RouterContext& ctx, const core::ReadTxn& txn,
+               const zoneserver::CatalogZone& zone, const IpPrefix& p, std::int64_t now,
+               Verdict& v) {
+  if (!zone.ip_data) return;
+  if (p == IpPrefix::v4(0x7f000001, 32)) return;  // RFC 5782: never listed
+  if (p == IpPrefix::v4(0x7f000002, 32)) {
+    v.codes.push_back(0x7f000002);
+    v.test_point = true;
+    v.matched = p.to_string();
+    return;
+  }
+  for (const auto* src : zone.sources) {
+    if (src->config.kind != core::ZoneKind::ip) continue;
+    const core::ZoneRef ref{src->id, src->config.name};
+    if (p.is_host()) {
+      core::Cursor cur(txn, txn.dbs().ip);
+      const auto m = core::match_ip(cur, src->id, p.bytes(), now);
+      if (!m) continue;
+      if (const auto l = ctx.store->get(txn, ref, m->prefix)) {
+        add_codes(v, *src, *l, m->prefix.to_string());
+      }
+    } else if (const auto l = ctx.store->get(txn, ref, p)) {
+      if (l->active_at(now) && !l->exclusion()) add_codes(v, *src, *l, p.to_string());
+    }
+  }
+}
+
+// A name: the longest listed suffix in each source, as DNS matches it.
+// "*.name": exactly the stored subtree listing.
+void lookup_domain(const RouterContext& ctx, const core::ReadTxn& txn,
+                   const zoneserver::CatalogZone& zone, const core::DomainName& d, std::int64_t now,
+                   Verdict& v) {
+  if (!zone.domain_data) return;
+  if (!d.subtree && d.name == "invalid") return;  // RFC 5782: never listed
+  if (!d.subtree && d.name == "test") {
+    v.codes.push_back(0x7f000002);
+    v.test_point = true;
+    v.matched = "test";
+    return;
+  }
+  for (const auto* src : zone.sources) {
+    if (src->config.kind != core::ZoneKind::domain) continue;
+    const core::ZoneRef ref{src->id, src->config.name};
+    if (d.subtree) {
+      const auto l = ctx.store->get(txn, ref, d);
+      if (l && l->active_at(now) && !l->exclusion() && (l->flags & core::kFlagSubtree)) {
+        add_codes(v, *src, *l, d.to_string());
+      }
+      continue;
+    }
+    core::Cursor cur(txn, txn.dbs().domain);
+    const auto m = core::match_domain(cur, core::domain_key(src->id, d.name), now);
+    if (!m) continue;
+    // The listed domain is the last `matched_labels` labels of the name.
+    std::string_view matched = d.name;
+    auto labels = static_cast<std::size_t>(std::count(matched.begin(), matched.end(), '.')) + 1;
+    for (; labels > m->matched_labels; --labels) matched.remove_prefix(matched.find('.') + 1);
+    core::DomainName listed{std::string(matched), false};
+    if (const auto l = ctx.store->get(txn, ref, listed)) {
+      listed.subtree = (l->flags & core::kFlagSubtree) != 0;
+      add_codes(v, *src, *l, listed.to_string());
+    }
+  }
+}
+
+// "hostmaster.bl.example.org" -> "hostmaster@bl.example.org".
+std::string mailbox(const core::ZoneConfig& z) {
+  std::string m = z.soa.rname.empty() ? "hostmaster." + z.name : z.soa.rname;
+  if (!m.empty() && m.back() == '.') m.pop_back();
+  if (const auto dot = m.find('.'); dot != std::string::npos) m[dot] = '@';
+  return m;
+}
+
+Response lookup(const Request& req, const RouterContext& ctx, std::string_view zone_name,
+                std::string_view subject_text) {
+  const auto catalog = ctx.catalog();
+  std::string lower(zone_name);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (!lower.empty() && lower.back() == '.') lower.pop_back();
+  const auto* zone = find_zone(*catalog, lower);
+  if (!zone) {
+    return error_response(http::status::not_found, "unknown_zone",
+                          "no zone named '" + std::string(zone_name) + "'", req.version());
+  }
+  std::string why;
+  const auto subject = core::parse_subject(subject_text, &why);
+  if (!subject) return bad_request(req, "bad_subject", why);
+
+  const std::int64_t now = ctx.clock();
+  Verdict v;
+  {
+    auto txn = ctx.store->env().begin_read();
+    if (const auto* p = std::get_if<IpPrefix>(&*subject)) {
+      lookup_ip(ctx, txn, *zone, *p, now, v);
+    } else {
+      lookup_domain(ctx, txn, *zone, std::get<core::DomainName>(*subject), now, v);
+    }
+  }
+  std::sort(v.codes.begin(), v.codes.end());
+  v.codes.erase(std::unique(v.codes.begin(), v.codes.end()), v.codes.end());
+
+  const bool listed = !v.codes.empty();
+  json codes = json::array();
+  for (const auto c : v.codes) codes.push_back(core::code_to_string(c));
+  // Only the operator's reason and the codes are public: never the source
+  // (which trap, which reporter) nor the history.
+  json out{{"zone", zone->config.name}, {"subject", core::to_string(*subject)},
+           {"listed", listed},          {"codes", codes},
+           {"reason", nullptr},         {"since", nullptr},
+           {"expires", nullptr},        {"matched", nullptr},
+           {"how_to_delist", nullptr}};
+  if (v.test_point) {
+    out["reason"] = "RFC 5782 test point";
+    out["matched"] = v.matched;
+    out["how_to_delist"] = "This is an RFC 5782 test point: it is always listed, by design.";
+  } else if (v.listing) {
+    out["reason"] = v.listing->reason;
+    out["since"] = format_time(v.listing->first_seen);
+    if (!v.listing->permanent()) out["expires"] = format_time(v.listing->expires);
+    out["matched"] = v.matched;
+    out["how_to_delist"] = "Fix the cause named in the reason, then ask the operators of " +
+                           zone->config.name + " (" + mailbox(zone->config) + ") to delist " +
+                           v.matched + ".";
+  }
+  return json_response(http::status::ok, out, req.version());
+}
+
+Response route(const Request& req, const RouterContext& ctx) {
+  const auto target = sv(req.target());
+  // Origin form only: "*" and absolute URLs name nothing here.
+  if (!target.starts_with('/'))
+    return bad_request(req, "bad_path", "the target must start with '/'");
+  const auto path = split_path(target);
+  if (!path) return bad_request(req, "bad_path", "the path has a malformed percent-encoding");
+  const auto& p = *path;
+  const bool get = req.method() == http::verb::get;
+
+  if (p.size() == 1 && p[0] == "healthz") {
+    return get ? healthz(req, ctx) : method_not_allowed(req, "GET");
+  }
+  if (p.size() == 1 && p[0] == "metrics") {
+    return get ? metrics(req, ctx) : method_not_allowed(req, "GET");
+  }
+  if (p.size() >= 3 && p[0] == "api" && p[1] == "v1" && p[2] == "zones") {
+    if (p.size() == 3) return get ? zones(req, ctx) : method_not_allowed(req, "GET");
+    if (p.size() == 6 && p[4] == "lookup") {
+      return get ? lookup(req, ctx, p[3], p[5]) : method_not_allowed(req, "GET");
+    }
+  }
+  return not_found(req);
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+bool percent_decode(std::string_view in, std::string& out) {
+  out.clear();
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out += in[i];
+      continue;
+    }
+    const int hi = i + 1 < in.size() ? hex_value(in[i + 1]) : -1;
+    const int lo = i + 2 < in.size() ? hex_value(in[i + 2]) : -1;
+    if (hi < 0 || lo < 0) return false;
+    const char c = static_cast<char>(hi * 16 + lo);
+    if (c == '\0') return false;
+    out += c;
+    i += 2;
+  }
+  return true;
+}
+
+Response error_response(http::status status, std::string_view code, std::string_view message,
+                        unsigned version) {
+  return json_response(
+      status, json{{"error", {{"code", std::string(code)}, {"message", std::string(message)}}}},
+      version);
+}
+
+Response handle(const Request& req, const RouterContext& ctx) {
+  try {
+    return route(req, ctx);
+  } catch (const std::exception& e) {
+    return error_response(http::status::internal_server_error, "internal", e.what(), req.version());
+  } catch (...) {
+    return error_response(http::status::internal_server_error, "internal", "unexpected failure",
+                          req.version());
+  }
+}
+
+}  // namespace rblzone::admin
