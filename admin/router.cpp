@@ -53,27 +53,6 @@ Response bad_request(const Request& req, std::string_view code, std::string_view
   return error_response(http::status::bad_request, code, message, req.version());
 }
 
-std::string format_time(std::int64_t t) {
-  const std::time_t tt = t;
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-std::string_view kind_name(core::ZoneKind k) {
-  switch (k) {
-    case core::ZoneKind::ip:
-      return "ip";
-    case core::ZoneKind::domain:
-      return "domain";
-    case core::ZoneKind::combined:
-      return "combined";
-  }
-  return "ip";
-}
-
 // The request target's path split at '/', each segment percent-decoded.
 // A '/' inside a segment arrives as %2F and stays inside it.
 std::optional<std::vector<std::string>> split_path(std::string_view target) {
@@ -136,7 +115,7 @@ Response zones(const Request& req, const RouterContext& ctx) {
   json out = json::array();
   for (const auto* z : sorted) {
     json j{{"name", z->config.name},
-           {"kind", kind_name(z->config.kind)},
+           {"kind", core::to_string(z->config.kind)},
            {"serial", ctx.store->serial(txn, std::string_view(z->config.name))}};
     if (z->config.kind == core::ZoneKind::combined) j["members"] = z->config.members;
     out.push_back(std::move(j));
@@ -284,8 +263,8 @@ Response lookup(const Request& req, const RouterContext& ctx, std::string_view z
     out["how_to_delist"] = "This is an RFC 5782 test point: it is always listed, by design.";
   } else if (v.listing) {
     out["reason"] = v.listing->reason;
-    out["since"] = format_time(v.listing->first_seen);
-    if (!v.listing->permanent()) out["expires"] = format_time(v.listing->expires);
+    out["since"] = core::format_utc(v.listing->first_seen);
+    if (!v.listing->permanent()) out["expires"] = core::format_utc(v.listing->expires);
     out["matched"] = v.matched;
     out["how_to_delist"] = "Fix the cause named in the reason, then ask the operators of " +
                            zone->config.name + " (" + mailbox(zone->config) + ") to delist " +

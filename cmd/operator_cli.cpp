@@ -60,13 +60,7 @@ std::int64_t parse_time(const std::string& text) {
 }
 
 std::string format_time(std::int64_t t) {
-  if (t == 0) return "-";
-  const std::time_t tt = t;
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return t == 0 ? "-" : core::format_utc(t);
 }
 
 struct Context {
@@ -163,9 +157,7 @@ int cmd_zone_list(Context& c) {
   for (const auto& z : c.zones) {
     const auto ref = c.store->find_zone(txn, z.name);
     const auto serial = ref ? c.store->serial(txn, *ref) : 0;
-    const char* kind = z.kind == core::ZoneKind::ip       ? "ip"
-                       : z.kind == core::ZoneKind::domain ? "domain"
-                                                          : "combined";
+    const std::string kind(core::to_string(z.kind));
     arr.push_back(
         {{"name", z.name}, {"kind", kind}, {"serial", serial}, {"file", z.file.string()}});
     if (!c.json) *c.out << z.name << "\t" << kind << "\tserial " << serial << "\n";

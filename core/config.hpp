@@ -25,6 +25,9 @@ class ConfigError : public std::runtime_error {
 };
 
 enum class ZoneKind { ip, domain, combined };
+inline std::string_view to_string(ZoneKind k) {
+  return k == ZoneKind::ip ? "ip" : k == ZoneKind::domain ? "domain" : "combined";
+}
 
 struct SoaConfig {
   std::string mname;            // default: the zone's first ns

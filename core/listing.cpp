@@ -3,6 +3,8 @@
 
 #include <arpa/inet.h>
 
+#include <ctime>
+
 #include "core/byte_order.hpp"
 
 namespace rblzone::core {
@@ -89,6 +91,15 @@ std::uint32_t ListingView::code(std::size_t i) const {
 std::string code_to_string(std::uint32_t code) {
   return std::to_string(code >> 24) + "." + std::to_string((code >> 16) & 0xff) + "." +
          std::to_string((code >> 8) & 0xff) + "." + std::to_string(code & 0xff);
+}
+
+std::string format_utc(std::int64_t unix_seconds) {
+  const std::time_t tt = unix_seconds;
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
 }
 
 std::optional<std::uint32_t> parse_code(std::string_view text) {

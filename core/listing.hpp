@@ -66,6 +66,9 @@ class ListingView {
 };
 
 std::string code_to_string(std::uint32_t code);
+
+// Unix seconds as "2026-11-22T14:02:00Z".
+std::string format_utc(std::int64_t unix_seconds);
 std::optional<std::uint32_t> parse_code(std::string_view text);
 
 }  // namespace rblzone::core
