@@ -261,34 +261,54 @@ void DnsServer::start() {
     int fd;
   };
   std::vector<Bound> udp_sockets;
+  const auto close_all = [&udp_sockets] {
+    for (const auto& b : udp_sockets) close(b.fd);
+    udp_sockets.clear();
+  };
   for (const auto& text : options_.listen) {
-    Endpoint e = parse_endpoint(text);
-    // Port 0: the first socket picks a port; the rest (and TCP) join it.
-    const int first = bind_udp(e, text);
-    udp_sockets.push_back({first});
-    sockaddr_storage actual{};
-    socklen_t alen = sizeof actual;
-    getsockname(first, reinterpret_cast<sockaddr*>(&actual), &alen);  // NOLINT
-    set_port(e.addr, port_of(actual));
-    for (unsigned i = 1; i < threads; ++i) udp_sockets.push_back({bind_udp(e, text)});
+    const Endpoint requested = parse_endpoint(text);
+    const bool any_port = port_of(requested.addr) == 0;
+    // Port 0: the first UDP socket picks a port and the other workers and
+    // TCP join it. TCP may already have that port in use by someone else;
+    // then all of them start over on another.
+    for (int attempt = 1;; ++attempt) {
+      Endpoint e = requested;
+      std::vector<Bound> mine;
+      sockaddr_storage actual{};
+      try {
+        mine.push_back({bind_udp(e, text)});
+        socklen_t alen = sizeof actual;
+        getsockname(mine.front().fd, reinterpret_cast<sockaddr*>(&actual), &alen);  // NOLINT
+        set_port(e.addr, port_of(actual));
+        for (unsigned i = 1; i < threads; ++i) mine.push_back({bind_udp(e, text)});
+      } catch (...) {
+        for (const auto& b : mine) close(b.fd);
+        close_all();
+        throw;
+      }
 
-    boost::system::error_code ec;
-    const auto address = asio::ip::make_address(
-        e.addr.ss_family == AF_INET ? to_text(actual).substr(0, to_text(actual).rfind(':'))
-                                    : to_text(actual).substr(1, to_text(actual).rfind(']') - 1),
-        ec);
-    auto acceptor = std::make_unique<tcp::acceptor>(tcp_->io);
-    const tcp::endpoint ep(address, port_of(actual));
-    acceptor->open(ep.protocol(), ec);
-    if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor->bind(ep, ec);
-    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-      for (const auto& b : udp_sockets) close(b.fd);
-      throw std::runtime_error("cannot listen on TCP " + text + ": " + ec.message());
+      boost::system::error_code ec;
+      const auto address = asio::ip::make_address(
+          e.addr.ss_family == AF_INET ? to_text(actual).substr(0, to_text(actual).rfind(':'))
+                                      : to_text(actual).substr(1, to_text(actual).rfind(']') - 1),
+          ec);
+      auto acceptor = std::make_unique<tcp::acceptor>(tcp_->io);
+      const tcp::endpoint ep(address, port_of(actual));
+      acceptor->open(ep.protocol(), ec);
+      if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+      if (!ec) acceptor->bind(ep, ec);
+      if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+      if (ec) {
+        for (const auto& b : mine) close(b.fd);
+        if (any_port && ec == asio::error::address_in_use && attempt < 50) continue;
+        close_all();
+        throw std::runtime_error("cannot listen on TCP " + text + ": " + ec.message());
+      }
+      udp_sockets.insert(udp_sockets.end(), mine.begin(), mine.end());
+      tcp_->acceptors.push_back(std::move(acceptor));
+      bound_.push_back(to_text(actual));
+      break;
     }
-    tcp_->acceptors.push_back(std::move(acceptor));
-    bound_.push_back(to_text(actual));
   }
 
   running_ = true;
