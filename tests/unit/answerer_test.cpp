@@ -15,13 +15,18 @@
 #include <vector>
 
 #include "tests/unit/temp_dir.hpp"
+#include "tests/unit/wire_bytes.hpp"
 #include "zoneserver/zone_catalog.hpp"
 
 namespace rblzone::zoneserver {
 namespace {
 
 namespace fs = std::filesystem;
-using Bytes = std::vector<std::uint8_t>;
+using rblzone::testing::Bytes;
+using rblzone::testing::put16;
+using rblzone::testing::put32;
+using rblzone::testing::put8;
+using rblzone::testing::put_name;
 using wire::flag::AA;
 using wire::flag::QR;
 using wire::flag::RD;
@@ -93,25 +98,6 @@ namespace rblzone::zoneserver {
 namespace {
 
 // --- building queries ---------------------------------------------------------
-
-void put8(Bytes& b, unsigned v) {
-  b.push_back(static_cast<std::uint8_t>(v));
-}
-void put16(Bytes& b, unsigned v) {
-  put8(b, (v >> 8) & 0xff);
-  put8(b, v & 0xff);
-}
-void put_name(Bytes& b, std::string_view text) {
-  std::size_t start = 0;
-  while (start < text.size()) {
-    auto dot = text.find('.', start);
-    if (dot == std::string_view::npos) dot = text.size();
-    put8(b, static_cast<unsigned>(dot - start));
-    for (std::size_t i = start; i < dot; ++i) put8(b, static_cast<unsigned char>(text[i]));
-    start = dot + 1;
-  }
-  put8(b, 0);
-}
 
 struct Edns {
   unsigned udp = 1232;

@@ -8,34 +8,17 @@
 #include <string_view>
 #include <vector>
 
+#include "tests/unit/wire_bytes.hpp"
+
 namespace rblzone::zoneserver::wire {
 namespace {
 
-using Bytes = std::vector<std::uint8_t>;
+using rblzone::testing::Bytes;
+using rblzone::testing::put16;
+using rblzone::testing::put32;
+using rblzone::testing::put8;
+using rblzone::testing::put_name;
 
-void put8(Bytes& b, unsigned v) {
-  b.push_back(static_cast<std::uint8_t>(v));
-}
-void put16(Bytes& b, unsigned v) {
-  put8(b, (v >> 8) & 0xff);
-  put8(b, v & 0xff);
-}
-void put32(Bytes& b, std::uint32_t v) {
-  put16(b, v >> 16);
-  put16(b, v & 0xffff);
-}
-// Appends "a.b.c" as uncompressed labels and the root.
-void put_name(Bytes& b, std::string_view text) {
-  std::size_t start = 0;
-  while (start < text.size()) {
-    auto dot = text.find('.', start);
-    if (dot == std::string_view::npos) dot = text.size();
-    put8(b, static_cast<unsigned>(dot - start));
-    for (std::size_t i = start; i < dot; ++i) put8(b, static_cast<unsigned char>(text[i]));
-    start = dot + 1;
-  }
-  put8(b, 0);
-}
 void put_raw(Bytes& b, std::string_view raw) {
   for (const char c : raw) put8(b, static_cast<unsigned char>(c));
 }
