@@ -487,7 +487,7 @@ void read_codes(const Section& top, ZoneConfig& z) {
 void read_policy(const Section& s, PolicyConfig& p) {
   s.allow_only({"threshold", "window", "trap_weight", "trusted_weight", "public_weight",
                 "base_duration", "factor", "max_duration", "half_life", "self_delist_quota",
-                "self_delist_period"});
+                "self_delist_period", "report_retention", "history_retention"});
   s.read_number("threshold", p.threshold, 0, true);
   s.read_seconds("window", p.window, 1, kMaxPolicySeconds);
   s.read_number("trap_weight", p.trap_weight, 0, true);
@@ -499,6 +499,8 @@ void read_policy(const Section& s, PolicyConfig& p) {
   s.read_seconds("half_life", p.half_life, 1, kMaxPolicySeconds);
   s.read_int("self_delist_quota", p.self_delist_quota, 0, 1000);
   s.read_seconds("self_delist_period", p.self_delist_period, 1, kMaxPolicySeconds);
+  s.read_seconds("report_retention", p.report_retention, 1, kMaxPolicySeconds);
+  s.read_seconds("history_retention", p.history_retention, 1, kMaxPolicySeconds);
   if (p.max_duration < p.base_duration) {
     const std::string_view key = s.find("max_duration") ? "max_duration" : "base_duration";
     s.fail_at(key, "max_duration must be >= base_duration, got " +

@@ -52,6 +52,9 @@ struct PolicyConfig {
   std::uint32_t half_life = 30 * 24 * 3600;
   std::uint32_t self_delist_quota = 3;
   std::uint32_t self_delist_period = 90 * 24 * 3600;
+  // How long reports and history events are kept; expiry never deletes them.
+  std::uint32_t report_retention = 90 * 24 * 3600;
+  std::uint32_t history_retention = 3650 * 24 * 3600;
 };
 
 // What a refused client gets: REFUSED, or an A in 127.255.255.0/24 (R45).

@@ -56,6 +56,16 @@ std::string listing_key(ZoneId zone, const Subject& s) {
 }
 
 namespace {
+std::string history_prefix(ZoneId zone, const Subject& s);
+}
+
+std::string subject_key(ZoneId zone, const Subject& s) {
+  auto k = history_prefix(zone, s);
+  k.pop_back();
+  return k;
+}
+
+namespace {
 
 std::string zone_prefix(ZoneId zone) {
   std::string out;
@@ -478,6 +488,82 @@ void Store::record_(WriteTxn& txn, const ZoneRef& zone, const Subject& s, std::s
   put_str(entry, key.substr(2));
   put_str(entry, after.empty() ? before : after);
   txn.put(dbs.journal, jkey, entry);
+
+  const auto source_of = [](std::string_view bytes) -> std::optional<Source> {
+    if (bytes.empty()) return std::nullopt;
+    ListingView v;
+    if (!v.parse(bytes)) return std::nullopt;
+    return v.source();
+  };
+  const auto b = source_of(before);
+  const auto a = source_of(after);
+  if (b != a) {
+    if (b) adjust_count_(txn, zone, *b, -1);
+    if (a) adjust_count_(txn, zone, *a, +1);
+  }
+}
+
+namespace {
+// meta "count" | ZONE | source -> u64
+std::string count_key(ZoneId zone, Source source) {
+  std::string k = "count";
+  put_be(k, zone);
+  k.push_back(static_cast<char>(source));
+  return k;
+}
+}  // namespace
+
+void Store::adjust_count_(WriteTxn& txn, const ZoneRef& zone, Source source, int delta) {
+  const auto key = count_key(zone.id, source);
+  std::uint64_t n = 0;
+  if (const auto v = txn.get(txn.dbs().meta, key); v && v->size() == 8) {
+    n = get_be<std::uint64_t>(*v, 0);
+  }
+  n = delta < 0 ? (n > 0 ? n - 1 : 0) : n + 1;
+  std::string value;
+  put_be(value, n);
+  txn.put(txn.dbs().meta, key, value);
+}
+
+std::array<std::uint64_t, 4> Store::counts(const ReadTxn& txn, const ZoneRef& zone) const {
+  std::array<std::uint64_t, 4> out{};
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const auto v = txn.get(txn.dbs().meta, count_key(zone.id, static_cast<Source>(i)));
+    if (v && v->size() == 8) out[i] = get_be<std::uint64_t>(*v, 0);
+  }
+  return out;
+}
+
+void Store::note(WriteTxn& txn, const ZoneRef& zone, const Subject& s, const Change& why) {
+  const auto& dbs = txn.dbs();
+  std::uint64_t seq = 1;
+  if (const auto v = txn.get(dbs.meta, schema::kEventSeqKey); v && v->size() == 8) {
+    seq = get_be<std::uint64_t>(*v, 0) + 1;
+  }
+  std::string seq_bytes;
+  put_be(seq_bytes, seq);
+  txn.put(dbs.meta, schema::kEventSeqKey, seq_bytes);
+  txn.put(dbs.history, history_prefix(zone.id, s) + seq_bytes, encode_event(now(), why, {}, {}));
+}
+
+std::size_t Store::trim_history(WriteTxn& txn, const ZoneRef& zone, std::int64_t before,
+                                std::size_t limit, std::string& cursor) {
+  const auto prefix = zone_prefix(zone.id);
+  std::vector<std::string> doomed;
+  std::size_t seen = 0;
+  Cursor c(txn, txn.dbs().history);
+  bool ok = c.seek(cursor.empty() ? prefix : cursor);
+  for (; ok && c.key().substr(0, 2) == prefix && seen < limit * 4; ok = c.next(), ++seen) {
+    const auto v = c.value();
+    if (v.size() >= 8 && get_be<std::int64_t>(v, 0) < before) doomed.emplace_back(c.key());
+    if (doomed.size() >= limit) {
+      ok = c.next();
+      break;
+    }
+  }
+  cursor = ok && c.key().substr(0, 2) == prefix ? std::string(c.key()) : std::string();
+  for (const auto& k : doomed) txn.del(txn.dbs().history, k);
+  return doomed.size();
 }
 
 std::optional<Listing> Store::put(WriteTxn& txn, const ZoneRef& zone, const Subject& s,

@@ -3,6 +3,7 @@
 // the expiry index, all in the caller's write transaction.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -61,6 +62,9 @@ void make_ip_key(char (&out)[kIpKeySize], ZoneId zone, const IpPrefix::Bytes& ad
 std::string ip_key(ZoneId zone, const IpPrefix& p);
 std::string domain_key(ZoneId zone, std::string_view name);
 std::string listing_key(ZoneId zone, const Subject& s);
+// ZONE | kind | the listing key without its zone: one subject's identity in
+// the feature records of `aux` (reports, offences, allowlist).
+std::string subject_key(ZoneId zone, const Subject& s);
 
 // --- hot-path matching: no allocation, a caller-owned cursor ---------------
 
@@ -129,11 +133,26 @@ class Store {
   std::size_t sweep_expired(WriteTxn& txn, const ZoneRef& zone, std::int64_t now,
                             std::size_t limit);
 
+  // Records a history event that changes no listing (an allowlist change, a
+  // report kept but not acted on): no journal entry, no serial bump.
+  void note(WriteTxn& txn, const ZoneRef& zone, const Subject& s, const Change& why);
+
+  // Listings stored in a zone per source (exclusions included), kept exact
+  // by every put and remove.
+  std::array<std::uint64_t, 4> counts(const ReadTxn& txn, const ZoneRef& zone) const;
+
+  // Deletes up to `limit` history events older than `before`, resuming
+  // where the last call stopped (`cursor` holds the position; empty to
+  // start). Returns how many; `cursor` is empty after a full pass.
+  std::size_t trim_history(WriteTxn& txn, const ZoneRef& zone, std::int64_t before,
+                           std::size_t limit, std::string& cursor);
+
  private:
   // Writes the history event and journal entry and bumps the serial.
   // `before` and `after` are encoded listings, empty for none.
   void record_(WriteTxn& txn, const ZoneRef& zone, const Subject& s, std::string_view key,
                std::string_view before, std::string_view after, const Change& why);
+  void adjust_count_(WriteTxn& txn, const ZoneRef& zone, Source source, int delta);
 
   Environment env_;
   Clock clock_;

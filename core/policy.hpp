@@ -1,0 +1,212 @@
+// The listing lifecycle (DESIGN.md "Listing lifecycle"): reports and their
+// weights, thresholds, automatic expiry, escalation for repeat offenders,
+// the abuse desk's manual listings, delist requests, the allowlist and
+// point-in-time history. Every way a listing changes (a trap, a report, a
+// person, an importer) goes through here, so the same rules apply and the
+// same history is left. The clock is the store's (injected in tests).
+//
+// Records in the `aux` database (see schema.hpp), SK = subject_key():
+//   'r' SK 0xff | time i64 | hash8  -> report JSON (reporter, trust, weight,
+//                                      reason, evidence, allowlisted)
+//   'o' SK                          -> offence JSON (score, updated, penalty,
+//                                      count, cleared)
+//   'a' SK                          -> allowlist entry JSON (reason, actor, time)
+//   'd' id                          -> delist request JSON
+//   'p' SK                          -> id of the pending delist request
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/config.hpp"
+#include "core/store.hpp"
+
+namespace rblzone::core {
+
+enum class Role : std::uint8_t { admin, desk, reporter, importer };
+std::string_view to_string(Role r);
+std::optional<Role> parse_role(std::string_view s);
+
+// How much a reporter is trusted; the zone's policy gives each its weight.
+enum class Trust : std::uint8_t { trap, trusted, untrusted };
+std::string_view to_string(Trust t);
+std::optional<Trust> parse_trust(std::string_view s);
+
+// Who acts: "token:desk-1" with its role, "cli:root" (admin), "public".
+struct Actor {
+  std::string id;
+  Role role = Role::admin;
+};
+
+// A refusal by the rules, with a stable code for the API.
+class PolicyError : public std::runtime_error {
+ public:
+  PolicyError(std::string code, const std::string& message)
+      : std::runtime_error(message), code_(std::move(code)) {}
+  const std::string& code() const { return code_; }
+
+ private:
+  std::string code_;
+};
+
+struct Report {
+  Subject subject;               // one address or one domain
+  Trust trust = Trust::trusted;  // from the reporter's token
+  std::string reporter;  // identity for "one reporter counts once": the token, plus a feed's own
+                         // id (trap name, end user) when it has one
+  std::string reason;    // private: never shown publicly
+  std::string evidence;  // private
+  std::optional<double> weight;      // overrides the trust's weight (a feed's own scale)
+  std::optional<std::int64_t> time;  // when it happened; default now, never later than now
+};
+
+enum class ReportResult {
+  listed,       // this report made the subject listed
+  extended,     // already listed automatically: the expiry moved on
+  recorded,     // kept, below the threshold
+  allowlisted,  // kept, never lists
+  reserved,     // special-purpose address space: kept, never lists automatically
+  manual,       // a manual, imported or exclusion entry stands: kept, not changed
+};
+std::string_view to_string(ReportResult r);
+
+struct ReportOutcome {
+  ReportResult result = ReportResult::recorded;
+  double window_weight = 0;        // weights counted toward the threshold
+  std::optional<Listing> listing;  // the listing after the report, if any
+};
+
+struct StoredReport {
+  std::int64_t time = 0;
+  std::string reporter;
+  Trust trust = Trust::trusted;
+  double weight = 0;
+  std::string reason;
+  std::string evidence;
+  bool allowlisted = false;
+};
+
+struct Offence {
+  double score = 0;  // as of `updated`; decays with the zone's half-life
+  std::int64_t updated = 0;
+  std::uint32_t penalty = 0;  // seconds: the duration of the current automatic listing
+  std::uint32_t count = 0;    // offences ever
+  std::int64_t cleared = 0;   // last delisting; reports before it no longer count
+};
+
+struct ManualListing {
+  std::string reason;                    // required
+  std::optional<std::string> code;       // "127.0.0.4" or a name from the zone's [codes]
+  std::optional<std::int64_t> duration;  // seconds; default the zone's base_duration
+  bool permanent = false;
+  bool exclusion = false;        // "never listed" inside a listed range
+  bool override_checks = false;  // broad or special-purpose prefixes; admin only
+};
+
+struct DelistRequest {
+  std::string id;
+  std::string zone;
+  std::string subject;      // as asked
+  std::string matched;      // the listing it concerns (a covering prefix, a parent domain)
+  std::string contact;      // private
+  std::string explanation;  // private
+  std::string requester;    // client address, private
+  std::string status;       // pending, approved, denied, not_listed
+  bool self_service = false;
+  std::int64_t created = 0;
+  std::int64_t decided = 0;
+  std::string decided_by;
+  std::string decision_reason;
+
+  nlohmann::json to_json(bool with_private) const;
+};
+
+// The state of a subject at a time, from history alone.
+struct PointInTime {
+  bool listed = false;
+  std::string matched;               // the listing that decided it
+  std::optional<Listing> listing;    // as it was then
+  std::optional<HistoryEvent> why;   // the event that put it in that state
+  std::vector<HistoryEvent> events;  // every event of the matched subject (or the subject)
+};
+
+// The active listing that makes a subject listed now, as DNS matches it:
+// the longest active prefix around an address (none if an exclusion wins),
+// a prefix exactly, the longest listed suffix of a domain.
+struct ActiveMatch {
+  Subject matched;
+  Listing listing;
+};
+std::optional<ActiveMatch> active_match(const Store& store, const ReadTxn& txn, const ZoneRef& zone,
+                                        const Subject& s, std::int64_t now);
+
+// True for the RFC 5782 test points (127.0.0.1, 127.0.0.2, their IPv6
+// forms, TEST and INVALID): answered by DNS itself, never stored.
+bool is_test_point(const Subject& s);
+
+class Policy {
+ public:
+  explicit Policy(Store& store) : store_(store) {}
+
+  ReportOutcome report(WriteTxn& txn, const ZoneConfig& zone, const Report& r, const Actor& actor);
+
+  // The abuse desk lists by hand. Throws PolicyError: test_point,
+  // allowlisted, needs_override (broad or special-purpose without the
+  // override), forbidden (an override by a non-admin), bad_code.
+  Listing list(WriteTxn& txn, const ZoneConfig& zone, const Subject& s, const ManualListing& m,
+               const Actor& actor);
+  // Removes exactly `s`. Throws PolicyError not_listed (with the covering
+  // listing named, if any).
+  Listing unlist(WriteTxn& txn, const ZoneConfig& zone, const Subject& s, const std::string& reason,
+                 const Actor& actor);
+
+  // A public delist request. Throws PolicyError test_point.
+  DelistRequest request_delist(WriteTxn& txn, const ZoneConfig& zone, const Subject& s,
+                               const std::string& contact, const std::string& explanation,
+                               const std::string& requester);
+  std::optional<DelistRequest> delist_request(const ReadTxn& txn, std::string_view id) const;
+  // All requests, newest first, optionally only those with `status`.
+  std::vector<DelistRequest> delist_requests(const ReadTxn& txn,
+                                             std::optional<std::string_view> status) const;
+  // The desk decides a pending request. Throws PolicyError not_found,
+  // not_pending.
+  DelistRequest decide(WriteTxn& txn, const ZoneConfig& zone, std::string_view id, bool approve,
+                       const std::string& reason, const Actor& actor);
+
+  // The allowlist (admin): what must never be listed. Adding removes the
+  // listings it covers.
+  void allow(WriteTxn& txn, const ZoneConfig& zone, const Subject& s, const std::string& reason,
+             const Actor& actor);
+  bool disallow(WriteTxn& txn, const ZoneConfig& zone, const Subject& s, const std::string& reason,
+                const Actor& actor);
+  // The config's and the store's entries that overlap `s`, if any.
+  std::optional<std::string> allowlisted(const ReadTxn& txn, const ZoneConfig& zone,
+                                         const Subject& s) const;
+  std::vector<std::pair<std::string, nlohmann::json>> allowlist(const ReadTxn& txn,
+                                                                const ZoneConfig& zone) const;
+
+  std::vector<StoredReport> reports(const ReadTxn& txn, const ZoneConfig& zone,
+                                    const Subject& s) const;
+  std::optional<Offence> offence(const ReadTxn& txn, const ZoneConfig& zone,
+                                 const Subject& s) const;
+  // The offence score at `now` after decay.
+  static double decayed(const Offence& o, const PolicyConfig& p, std::int64_t now);
+
+  PointInTime state_at(const ReadTxn& txn, const ZoneConfig& zone, const Subject& s,
+                       std::int64_t t) const;
+
+  // Deletes up to `limit` reports older than the zone's report_retention;
+  // returns how many.
+  std::size_t trim_reports(WriteTxn& txn, const ZoneConfig& zone, std::size_t limit);
+
+ private:
+  Store& store_;
+};
+
+}  // namespace rblzone::core
