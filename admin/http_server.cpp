@@ -95,6 +95,17 @@ asio::awaitable<void> HttpServer::Impl::session(tcp::socket socket) {
     ~Slot() { --n; }
   } slot{connections};
   namespace http = beast::http;
+  std::string peer;
+  {
+    beast::error_code pe;
+    const auto ep = socket.remote_endpoint(pe);
+    if (!pe) {
+      const auto a = ep.address();
+      peer = a.is_v6() && a.to_v6().is_v4_mapped()
+                 ? asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string()
+                 : a.to_string();
+    }
+  }
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   beast::error_code ec;
@@ -125,7 +136,7 @@ asio::awaitable<void> HttpServer::Impl::session(tcp::socket socket) {
       break;
     } else {
       try {
-        res = handler(parser.get());
+        res = handler(parser.get(), peer);
       } catch (const std::exception& e) {
         res = error_response(http::status::internal_server_error, "internal", e.what());
       }

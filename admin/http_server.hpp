@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "admin/router.hpp"
 
@@ -27,7 +28,8 @@ struct HttpOptions {
 
 // Called on the server thread for each request; must not throw (handle()
 // does not) and must not block for long.
-using Handler = std::function<Response(const Request&)>;
+// The second argument is the client's address ("192.0.2.1", "2001:db8::1").
+using Handler = std::function<Response(const Request&, std::string_view peer)>;
 
 class HttpServer {
  public:

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdio>
+#include <map>
 #include <string_view>
 
 namespace rblzone::admin {
@@ -166,6 +167,55 @@ std::string render_metrics(const zoneserver::ZoneCatalog& catalog, const DnsStat
   w.family("rblzone_store_used_bytes", "gauge", "Bytes of the LMDB map in use.");
   w.sample("rblzone_store_used_bytes", "",
            (static_cast<std::uint64_t>(info.me_last_pgno) + 1) * stat.ms_psize);
+  return w.take();
+}
+
+}  // namespace rblzone::admin
+
+namespace rblzone::admin {
+
+std::string render_lifecycle_metrics(const zoneserver::ZoneCatalog& catalog, core::Store& store,
+                                     const core::ReadTxn& txn, const core::Policy* policy,
+                                     const LifecycleCounters* counters) {
+  Writer w;
+  w.family("rblzone_listings", "gauge",
+           "Listings stored, by zone and source (expired but not yet swept included).");
+  for (const auto& z : catalog.zones()) {
+    if (z->config.kind == core::ZoneKind::combined) continue;
+    const auto ref = store.find_zone(txn, z->config.name);
+    const auto counts = ref ? store.counts(txn, *ref) : std::array<std::uint64_t, 4>{};
+    for (std::size_t i = 0; i < counts.size(); ++i) {
+      w.sample("rblzone_listings",
+               "zone=\"" + label(z->config.name) + "\",source=\"" +
+                   std::string(core::to_string(static_cast<core::Source>(i))) + "\"",
+               counts[i]);
+    }
+  }
+  if (policy) {
+    std::map<std::string, std::uint64_t> by_status = {
+        {"pending", 0}, {"approved", 0}, {"denied", 0}, {"not_listed", 0}};
+    for (const auto& r : policy->delist_requests(txn, std::nullopt)) ++by_status[r.status];
+    w.family("rblzone_delist_requests", "gauge", "Delist requests on record, by status.");
+    for (const auto& [status, n] : by_status) {
+      w.sample("rblzone_delist_requests", "status=\"" + label(status) + "\"", n);
+    }
+  }
+  if (counters) {
+    w.family("rblzone_reports_total", "counter",
+             "Reports received through this server's API, by zone and outcome.");
+    for (const auto& [key, n] : counters->reports()) {
+      w.sample("rblzone_reports_total",
+               "zone=\"" + label(key.first) + "\",outcome=\"" + label(key.second) + "\"", n);
+    }
+    w.family("rblzone_expired_total", "counter",
+             "Expired listings removed by this process's sweeper, by zone.");
+    for (const auto& [zone, n] : counters->expired()) {
+      w.sample("rblzone_expired_total", "zone=\"" + label(zone) + "\"", n);
+    }
+    w.family("rblzone_http_auth_failures_total", "counter",
+             "Requests refused with 401 (missing, unknown or revoked token).");
+    w.sample("rblzone_http_auth_failures_total", "", counters->auth_failures());
+  }
   return w.take();
 }
 

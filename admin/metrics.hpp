@@ -15,4 +15,10 @@ namespace rblzone::admin {
 std::string render_metrics(const zoneserver::ZoneCatalog& catalog, const DnsStats* stats,
                            core::Store& store, const core::ReadTxn& txn);
 
+// Listings by zone and source, delist requests by status, and this
+// process's report, expiry and authentication counters.
+std::string render_lifecycle_metrics(const zoneserver::ZoneCatalog& catalog, core::Store& store,
+                                     const core::ReadTxn& txn, const core::Policy* policy,
+                                     const LifecycleCounters* counters);
+
 }  // namespace rblzone::admin

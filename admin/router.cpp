@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "admin/api.hpp"
 #include "admin/metrics.hpp"
 
 namespace rblzone::admin {
@@ -26,15 +27,6 @@ std::string_view sv(boost::beast::string_view s) {
 }
 
 constexpr std::string_view kJson = "application/json";
-
-Response json_response(http::status status, const json& body, unsigned version) {
-  Response res{status, version};
-  res.set(http::field::content_type, bsv(kJson));
-  res.set(http::field::cache_control, "no-store");
-  // A decoded path may hold any bytes: never fail on invalid UTF-8.
-  res.body() = body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
-  return res;
-}
 
 Response not_found(const Request& req) {
   return error_response(http::status::not_found, "not_found", "no such resource", req.version());
@@ -73,10 +65,7 @@ std::optional<std::vector<std::string>> split_path(std::string_view target) {
 
 const zoneserver::CatalogZone* find_zone(const zoneserver::ZoneCatalog& catalog,
                                          std::string_view name) {
-  for (const auto& z : catalog.zones()) {
-    if (z->config.name == name) return z.get();
-  }
-  return nullptr;
+  return find_catalog_zone(catalog, name);
 }
 
 // --- GET /healthz --------------------------------------------------------------
@@ -100,6 +89,7 @@ Response metrics(const Request& req, const RouterContext& ctx) {
   res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
   res.set(http::field::cache_control, "no-store");
   res.body() = render_metrics(*catalog, ctx.dns_stats ? ctx.dns_stats() : nullptr, *ctx.store, txn);
+  res.body() += render_lifecycle_metrics(*catalog, *ctx.store, txn, ctx.policy, ctx.counters.get());
   return res;
 }
 
@@ -143,69 +133,28 @@ void add_codes(Verdict& v, const zoneserver::CatalogZone& src, const core::Listi
   }
 }
 
-// An address: the longest active prefix in each source, as DNS matches it.
-// A prefix: exactly the stored listing, if active and not an exclusion.
-void lookup_ip(const RouterContext& ctx, const core::ReadTxn& txn,
-               const zoneserver::CatalogZone& zone, const IpPrefix& p, std::int64_t now,
-               Verdict& v) {
-  if (!zone.ip_data) return;
-  if (p == IpPrefix::v4(0x7f000001, 32)) return;  // RFC 5782: never listed
-  if (p == IpPrefix::v4(0x7f000002, 32)) {
-    v.codes.push_back(0x7f000002);
-    v.test_point = true;
-    v.matched = p.to_string();
+// Each source's active match, as DNS matches it (core::active_match), after
+// the RFC 5782 test points that DNS answers by itself.
+void lookup_subject(const RouterContext& ctx, const core::ReadTxn& txn,
+                    const zoneserver::CatalogZone& zone, const core::Subject& s, std::int64_t now,
+                    Verdict& v) {
+  const bool ip = core::kind_of(s) == core::SubjectKind::ip;
+  if (ip ? !zone.ip_data : !zone.domain_data) return;
+  if (core::is_test_point(s)) {
+    const bool listed = ip ? std::get<IpPrefix>(s) == IpPrefix::v4(0x7f000002, 32)
+                           : std::get<core::DomainName>(s).name == "test";
+    if (listed) {
+      v.codes.push_back(0x7f000002);
+      v.test_point = true;
+      v.matched = core::to_string(s);
+    }
     return;
   }
   for (const auto* src : zone.sources) {
-    if (src->config.kind != core::ZoneKind::ip) continue;
+    if ((src->config.kind == core::ZoneKind::ip) != ip) continue;
     const core::ZoneRef ref{src->id, src->config.name};
-    if (p.is_host()) {
-      core::Cursor cur(txn, txn.dbs().ip);
-      const auto m = core::match_ip(cur, src->id, p.bytes(), now);
-      if (!m) continue;
-      if (const auto l = ctx.store->get(txn, ref, m->prefix)) {
-        add_codes(v, *src, *l, m->prefix.to_string());
-      }
-    } else if (const auto l = ctx.store->get(txn, ref, p)) {
-      if (l->active_at(now) && !l->exclusion()) add_codes(v, *src, *l, p.to_string());
-    }
-  }
-}
-
-// A name: the longest listed suffix in each source, as DNS matches it.
-// "*.name": exactly the stored subtree listing.
-void lookup_domain(const RouterContext& ctx, const core::ReadTxn& txn,
-                   const zoneserver::CatalogZone& zone, const core::DomainName& d, std::int64_t now,
-                   Verdict& v) {
-  if (!zone.domain_data) return;
-  if (!d.subtree && d.name == "invalid") return;  // RFC 5782: never listed
-  if (!d.subtree && d.name == "test") {
-    v.codes.push_back(0x7f000002);
-    v.test_point = true;
-    v.matched = "test";
-    return;
-  }
-  for (const auto* src : zone.sources) {
-    if (src->config.kind != core::ZoneKind::domain) continue;
-    const core::ZoneRef ref{src->id, src->config.name};
-    if (d.subtree) {
-      const auto l = ctx.store->get(txn, ref, d);
-      if (l && l->active_at(now) && !l->exclusion() && (l->flags & core::kFlagSubtree)) {
-        add_codes(v, *src, *l, d.to_string());
-      }
-      continue;
-    }
-    core::Cursor cur(txn, txn.dbs().domain);
-    const auto m = core::match_domain(cur, core::domain_key(src->id, d.name), now);
-    if (!m) continue;
-    // The listed domain is the last `matched_labels` labels of the name.
-    std::string_view matched = d.name;
-    auto labels = static_cast<std::size_t>(std::count(matched.begin(), matched.end(), '.')) + 1;
-    for (; labels > m->matched_labels; --labels) matched.remove_prefix(matched.find('.') + 1);
-    core::DomainName listed{std::string(matched), false};
-    if (const auto l = ctx.store->get(txn, ref, listed)) {
-      listed.subtree = (l->flags & core::kFlagSubtree) != 0;
-      add_codes(v, *src, *l, listed.to_string());
+    if (const auto m = core::active_match(*ctx.store, txn, ref, s, now)) {
+      add_codes(v, *src, m->listing, core::to_string(m->matched));
     }
   }
 }
@@ -238,11 +187,7 @@ Response lookup(const Request& req, const RouterContext& ctx, std::string_view z
   Verdict v;
   {
     auto txn = ctx.store->env().begin_read();
-    if (const auto* p = std::get_if<IpPrefix>(&*subject)) {
-      lookup_ip(ctx, txn, *zone, *p, now, v);
-    } else {
-      lookup_domain(ctx, txn, *zone, std::get<core::DomainName>(*subject), now, v);
-    }
+    lookup_subject(ctx, txn, *zone, *subject, now, v);
   }
   std::sort(v.codes.begin(), v.codes.end());
   v.codes.erase(std::unique(v.codes.begin(), v.codes.end()), v.codes.end());
@@ -273,7 +218,18 @@ Response lookup(const Request& req, const RouterContext& ctx, std::string_view z
   return json_response(http::status::ok, out, req.version());
 }
 
-Response route(const Request& req, const RouterContext& ctx) {
+bool over_public_limit(const RouterContext& ctx, std::string_view peer) {
+  return ctx.limits && !ctx.limits->public_requests.allow(peer);
+}
+
+Response too_many_requests(const Request& req) {
+  auto res = error_response(http::status::too_many_requests, "too_many_requests",
+                            "too many requests from this address; slow down", req.version());
+  res.set(http::field::retry_after, "10");
+  return res;
+}
+
+Response route(const Request& req, const RouterContext& ctx, std::string_view peer) {
   const auto target = sv(req.target());
   // Origin form only: "*" and absolute URLs name nothing here.
   if (!target.starts_with('/'))
@@ -290,11 +246,16 @@ Response route(const Request& req, const RouterContext& ctx) {
     return get ? metrics(req, ctx) : method_not_allowed(req, "GET");
   }
   if (p.size() >= 3 && p[0] == "api" && p[1] == "v1" && p[2] == "zones") {
-    if (p.size() == 3) return get ? zones(req, ctx) : method_not_allowed(req, "GET");
+    if (p.size() == 3) {
+      if (!get) return method_not_allowed(req, "GET");
+      return over_public_limit(ctx, peer) ? too_many_requests(req) : zones(req, ctx);
+    }
     if (p.size() == 6 && p[4] == "lookup") {
-      return get ? lookup(req, ctx, p[3], p[5]) : method_not_allowed(req, "GET");
+      if (!get) return method_not_allowed(req, "GET");
+      return over_public_limit(ctx, peer) ? too_many_requests(req) : lookup(req, ctx, p[3], p[5]);
     }
   }
+  if (auto res = api::route(req, ctx, p, peer)) return std::move(*res);
   return not_found(req);
 }
 
@@ -333,9 +294,51 @@ Response error_response(http::status status, std::string_view code, std::string_
       version);
 }
 
-Response handle(const Request& req, const RouterContext& ctx) {
+Response json_response(http::status status, const json& body, unsigned version) {
+  Response res{status, version};
+  res.set(http::field::content_type, bsv(kJson));
+  res.set(http::field::cache_control, "no-store");
+  // A decoded path may hold any bytes: never fail on invalid UTF-8.
+  res.body() = body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  return res;
+}
+
+const zoneserver::CatalogZone* find_catalog_zone(const zoneserver::ZoneCatalog& catalog,
+                                                 std::string_view name) {
+  for (const auto& z : catalog.zones()) {
+    if (z->config.name == name) return z.get();
+  }
+  return nullptr;
+}
+
+void LifecycleCounters::count_report(const std::string& zone, std::string_view outcome) {
+  std::lock_guard lock(mutex_);
+  ++reports_[{zone, std::string(outcome)}];
+}
+void LifecycleCounters::count_expired(const std::string& zone, std::size_t n) {
+  std::lock_guard lock(mutex_);
+  expired_[zone] += n;
+}
+void LifecycleCounters::count_auth_failure() {
+  std::lock_guard lock(mutex_);
+  ++auth_failures_;
+}
+std::map<std::pair<std::string, std::string>, std::uint64_t> LifecycleCounters::reports() const {
+  std::lock_guard lock(mutex_);
+  return reports_;
+}
+std::map<std::string, std::uint64_t> LifecycleCounters::expired() const {
+  std::lock_guard lock(mutex_);
+  return expired_;
+}
+std::uint64_t LifecycleCounters::auth_failures() const {
+  std::lock_guard lock(mutex_);
+  return auth_failures_;
+}
+
+Response handle(const Request& req, const RouterContext& ctx, std::string_view peer) {
   try {
-    return route(req, ctx);
+    return route(req, ctx, peer);
   } catch (const std::exception& e) {
     return error_response(http::status::internal_server_error, "internal", e.what(), req.version());
   } catch (...) {

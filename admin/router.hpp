@@ -7,10 +7,17 @@
 #include <boost/beast/http/string_body.hpp>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
+#include "admin/rate_limit.hpp"
+#include "core/policy.hpp"
 #include "core/store.hpp"
 #include "zoneserver/answerer.hpp"
 #include "zoneserver/zone_catalog.hpp"
@@ -23,6 +30,34 @@ using Response = http::response<http::string_body>;
 
 using DnsStats = std::vector<std::unique_ptr<zoneserver::QueryStats>>;
 
+// Per-client limits (docs/configuration.md, [http]).
+struct Limits {
+  Limits(double public_per_minute, double delist_per_hour, double auth_failures_per_minute)
+      : public_requests(public_per_minute, public_per_minute),
+        delist_requests(delist_per_hour / 60.0, delist_per_hour),
+        auth_failures(auth_failures_per_minute, auth_failures_per_minute) {}
+  RateLimiter public_requests;
+  RateLimiter delist_requests;
+  RateLimiter auth_failures;
+};
+
+// Lifecycle counters of this process for /metrics.
+class LifecycleCounters {
+ public:
+  void count_report(const std::string& zone, std::string_view outcome);
+  void count_expired(const std::string& zone, std::size_t n);
+  void count_auth_failure();
+  std::map<std::pair<std::string, std::string>, std::uint64_t> reports() const;
+  std::map<std::string, std::uint64_t> expired() const;
+  std::uint64_t auth_failures() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::pair<std::string, std::string>, std::uint64_t> reports_;
+  std::map<std::string, std::uint64_t> expired_;
+  std::uint64_t auth_failures_ = 0;
+};
+
 // What the handler reads. Every function may be called from the HTTP thread
 // at any time while the server runs, so each must be safe to call
 // concurrently with the daemon's reloads.
@@ -34,12 +69,21 @@ struct RouterContext {
   // outlive the server; its counters are read racily (relaxed atomics).
   std::function<const DnsStats*()> dns_stats;
   core::Clock clock = core::system_now;
+  // The lifecycle rules over `store`; null: the write endpoints answer 503.
+  core::Policy* policy = nullptr;
+  std::shared_ptr<Limits> limits;               // null: no limits
+  std::shared_ptr<LifecycleCounters> counters;  // null: not counted
 };
 
 // Answers one request. Never throws: a failure inside becomes a 500 JSON
 // error. The response has its body and Content-Type set; the caller sets
 // keep-alive and prepares the payload.
-Response handle(const Request& req, const RouterContext& ctx);
+// `peer` is the client's address (for the per-client limits).
+Response handle(const Request& req, const RouterContext& ctx, std::string_view peer = {});
+
+Response json_response(http::status status, const nlohmann::json& body, unsigned version);
+const zoneserver::CatalogZone* find_catalog_zone(const zoneserver::ZoneCatalog& catalog,
+                                                 std::string_view name);
 
 // The one JSON error shape: {"error": {"code": CODE, "message": MESSAGE}}.
 // `code` is stable (clients match on it); `message` is for people.

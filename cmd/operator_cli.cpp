@@ -13,6 +13,8 @@
 #include <sstream>
 
 #include "core/config.hpp"
+#include "core/policy.hpp"
+#include "core/tokens.hpp"
 
 namespace rblzone::cli {
 namespace {
@@ -263,6 +265,12 @@ int cmd_listing_add(Context& c, const std::string& zone, const std::string& subj
     throw BadInput("--for and --permanent exclude each other");
   check_policy(z, s, o);
   c.store = std::make_unique<core::Store>(c.daemon.data_dir, c.clock);
+  if (!o.exclude) {  // the allowlist kept through the API, as well as the zone file's
+    auto txn = c.store->env().begin_read();
+    if (const auto a = core::Policy(*c.store).allowlisted(txn, z, s)) {
+      throw BadInput(core::to_string(s) + " overlaps the allowlist entry " + *a);
+    }
+  }
   const auto now = c.store->now();
   auto l = make_listing(z, o, now);
   std::optional<core::Listing> before;
@@ -597,6 +605,78 @@ int cmd_history(Context& c, const std::string& zone, const std::string& subject,
 
 }  // namespace
 
+int cmd_token_create(Context& c, const std::string& name, const std::string& role_text,
+                     const std::string& trust_text) {
+  const auto role = core::parse_role(role_text);
+  if (!role)
+    throw BadInput("bad role '" + role_text + "' (want admin, desk, reporter or importer)");
+  auto trust = core::default_trust(*role);
+  if (!trust_text.empty()) {
+    const auto t = core::parse_trust(trust_text);
+    if (!t) throw BadInput("bad trust '" + trust_text + "' (want trap, trusted or untrusted)");
+    trust = *t;
+  }
+  c.open();
+  std::string token;
+  try {
+    c.store->env().write([&](core::WriteTxn& txn) {
+      token =
+          core::create_token(txn, core::TokenInfo{name, *role, trust, c.store->now(), cli_actor()});
+    });
+  } catch (const core::PolicyError& e) {
+    throw BadInput(e.what());
+  }
+  if (c.json) {
+    *c.out << json{{"name", name},
+                   {"role", core::to_string(*role)},
+                   {"trust", core::to_string(trust)},
+                   {"token", token}}
+                  .dump()
+           << "\n";
+  } else {
+    *c.out << token << "\n";
+    std::cerr << "token '" << name << "' (" << core::to_string(*role)
+              << ") created: it is shown only now, store it safely\n";
+  }
+  return kExitOk;
+}
+
+int cmd_token_revoke(Context& c, const std::string& name) {
+  c.open();
+  bool revoked = false;
+  c.store->env().write([&](core::WriteTxn& txn) { revoked = core::revoke_token(txn, name); });
+  if (!revoked) throw NotFound("no token named '" + name + "'");
+  if (c.json) {
+    *c.out << json{{"name", name}, {"revoked", true}}.dump() << "\n";
+  } else {
+    *c.out << "revoked " << name << "\n";
+  }
+  return kExitOk;
+}
+
+int cmd_token_list(Context& c) {
+  c.open();
+  auto txn = c.store->env().begin_read();
+  const auto tokens = core::list_tokens(txn);
+  if (c.json) {
+    json out = json::array();
+    for (const auto& t : tokens) {
+      out.push_back({{"name", t.name},
+                     {"role", core::to_string(t.role)},
+                     {"trust", core::to_string(t.trust)},
+                     {"created", core::format_utc(t.created)},
+                     {"created_by", t.created_by}});
+    }
+    *c.out << out.dump() << "\n";
+  } else {
+    for (const auto& t : tokens) {
+      *c.out << t.name << "\t" << core::to_string(t.role) << "\t" << core::to_string(t.trust)
+             << "\t" << core::format_utc(t.created) << "\t" << t.created_by << "\n";
+    }
+  }
+  return kExitOk;
+}
+
 int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
         core::Clock clock) {
   Context c;
@@ -657,6 +737,19 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
   history_cmd->add_option("SUBJECT", subject)->required();
   history_cmd->add_option("--at", at, "was it listed at this time (2026-11-22T14:02:00Z)?");
 
+  auto* token_cmd = app.add_subcommand("token", "API tokens")->require_subcommand(1);
+  std::string token_name, token_role, token_trust;
+  auto* token_create = token_cmd->add_subcommand("create", "create a token and print it (once)");
+  token_create->add_option("NAME", token_name, "a name for the token, e.g. desk-alice")->required();
+  token_create->add_option("--role", token_role, "admin, desk, reporter or importer")->required();
+  token_create->add_option("--trust", token_trust,
+                           "weight class of its reports: trap, trusted or untrusted "
+                           "(default: trap for importers, trusted for the others)");
+  auto* token_revoke = token_cmd->add_subcommand("revoke", "revoke a token by name");
+  token_revoke->add_option("NAME", token_name)->required();
+  auto* token_list =
+      token_cmd->add_subcommand("list", "list tokens (names and roles, never secrets)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -673,6 +766,9 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
 
   try {
     if (zone_list->parsed()) return cmd_zone_list(c);
+    if (token_create->parsed()) return cmd_token_create(c, token_name, token_role, token_trust);
+    if (token_revoke->parsed()) return cmd_token_revoke(c, token_name);
+    if (token_list->parsed()) return cmd_token_list(c);
     if (add_cmd->parsed()) return cmd_listing_add(c, zone, subject, add);
     if (remove_cmd->parsed()) return cmd_listing_remove(c, zone, subject, reason);
     if (show_cmd->parsed()) return cmd_listing_show(c, zone, subject);

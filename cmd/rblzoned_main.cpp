@@ -1,19 +1,21 @@
 // rblzoned: the daemon. Parses arguments and config, opens the store, builds
 // the zone catalog, starts the DNS server, the HTTP admin server and the
 // sweeper, waits for signals.
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <thread>
-
-#include <CLI/CLI.hpp>
-#include <spdlog/spdlog.h>
 
 #include "admin/http_server.hpp"
 #include "admin/router.hpp"
 #include "core/config.hpp"
+#include "core/policy.hpp"
 #include "core/store.hpp"
 #include "zoneserver/server.hpp"
 #include "zoneserver/zone_catalog.hpp"
@@ -24,7 +26,8 @@ using namespace rblzone;
 
 // Removes expired listings in batches so their history and journal entries
 // are written; the DNS path already treats them as absent to the second.
-void sweep_all(core::Store& store, const std::vector<core::ZoneConfig>& zones) {
+void sweep_all(core::Store& store, const std::vector<core::ZoneConfig>& zones,
+               admin::LifecycleCounters& counters) {
   for (const auto& z : zones) {
     if (z.kind == core::ZoneKind::combined) continue;
     for (;;) {
@@ -33,9 +36,29 @@ void sweep_all(core::Store& store, const std::vector<core::ZoneConfig>& zones) {
         const auto ref = store.ensure_zone(txn, z.name);
         removed = store.sweep_expired(txn, ref, store.now(), 1000);
       });
-      if (removed > 0) spdlog::info("zone {}: {} expired listings removed", z.name, removed);
+      if (removed > 0) {
+        counters.count_expired(z.name, removed);
+        spdlog::info("zone {}: {} expired listings removed", z.name, removed);
+      }
       if (removed < 1000) break;
     }
+  }
+}
+
+// Keeps reports and history within their zones' retention, a batch at a
+// time so that no write transaction runs long.
+void trim_all(core::Store& store, core::Policy& policy, const std::vector<core::ZoneConfig>& zones,
+              std::map<std::string, std::string>& history_cursors) {
+  for (const auto& z : zones) {
+    if (z.kind == core::ZoneKind::combined) continue;
+    store.env().write([&](core::WriteTxn& txn) {
+      policy.trim_reports(txn, z, 1000);
+      const auto ref = store.ensure_zone(txn, z.name);
+      auto cursor = history_cursors[z.name];
+      store.trim_history(txn, ref, store.now() - std::int64_t{z.policy.history_retention}, 1000,
+                         cursor);
+      history_cursors[z.name] = cursor;
+    });
   }
 }
 
@@ -54,7 +77,8 @@ int main(int argc, char** argv) {
   app.add_option("--config", config_file, "daemon config file (TOML)");
   app.add_option("--data-dir", data_dir, "data directory (created if missing)");
   app.add_option("--zones", zones_dir, "directory of zone files (*.toml)");
-  app.add_option("--dns-listen", dns_listen, "DNS address ADDR:PORT (repeatable; '' turns DNS off)");
+  app.add_option("--dns-listen", dns_listen,
+                 "DNS address ADDR:PORT (repeatable; '' turns DNS off)");
   app.add_option("--http-listen", http_listen, "HTTP address ADDR:PORT ('' turns HTTP off)");
   app.add_option("--dns-threads", dns_threads, "UDP worker threads (0: one per core)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
@@ -119,6 +143,9 @@ int main(int argc, char** argv) {
       for (const auto& b : dns->bound()) spdlog::info("DNS listening on {} (UDP and TCP)", b);
     }
 
+    core::Policy policy(store);
+    auto counters = std::make_shared<admin::LifecycleCounters>();
+
     // The catalog the HTTP router sees; swapped on SIGHUP.
     std::mutex catalog_mutex;
     auto http_catalog = catalog;
@@ -133,10 +160,16 @@ int main(int argc, char** argv) {
       context.dns_stats = [&dns]() -> const admin::DnsStats* {
         return dns ? &dns->stats() : nullptr;
       };
+      context.policy = &policy;
+      context.counters = counters;
+      context.limits = std::make_shared<admin::Limits>(
+          cfg.http_public_per_minute, cfg.http_delist_per_hour, cfg.http_auth_failures_per_minute);
       admin::HttpOptions options;
       options.listen = cfg.http_listen;
       http = std::make_unique<admin::HttpServer>(
-          options, [context](const admin::Request& req) { return admin::handle(req, context); });
+          options, [context](const admin::Request& req, std::string_view peer) {
+            return admin::handle(req, context, peer);
+          });
       http->start();
       spdlog::info("HTTP listening on {}", http->bound());
     }
@@ -144,13 +177,16 @@ int main(int argc, char** argv) {
     std::atomic<bool> running{true};
     std::mutex zones_mutex;
     std::thread sweeper([&] {
+      std::map<std::string, std::string> history_cursors;
+      std::uint64_t rounds = 0;
       while (running) {
         try {
           const auto current = [&] {
             std::lock_guard lock(zones_mutex);
             return zones;
           }();
-          sweep_all(store, current);
+          sweep_all(store, current, *counters);
+          if (++rounds % 12 == 1) trim_all(store, policy, current, history_cursors);
         } catch (const std::exception& e) {
           spdlog::error("sweeper: {}", e.what());
         }

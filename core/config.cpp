@@ -841,7 +841,12 @@ DaemonConfig parse_daemon_config(std::string_view toml_text, const std::filesyst
   }
 
   if (const auto http = top.get_table("http")) {
-    http->allow_only({"enabled", "listen"});
+    http->allow_only({"enabled", "listen", "public_per_minute", "delist_per_hour",
+                      "auth_failures_per_minute"});
+    http->read_int("public_per_minute", d.http_public_per_minute, 0, 1000000, "0: no limit");
+    http->read_int("delist_per_hour", d.http_delist_per_hour, 0, 1000000, "0: no limit");
+    http->read_int("auth_failures_per_minute", d.http_auth_failures_per_minute, 0, 1000000,
+                   "0: no limit");
     if (const auto v = http->get_bool("enabled")) d.http_enabled = *v;
     if (const auto v = http->get_string("listen", kListen)) {
       if (!v->empty() && !valid_listen(*v)) {

@@ -101,6 +101,11 @@ struct DaemonConfig {
   std::filesystem::path zones_dir = "zones";
   std::vector<std::string> dns_listen = {"127.0.0.1:5300"};
   std::string http_listen = "127.0.0.1:8080";  // empty: admin off
+  // Per client address (IPv6: per /64): public requests per minute (burst
+  // the same), delist requests per hour, failed authentications per minute.
+  unsigned http_public_per_minute = 300;
+  unsigned http_delist_per_hour = 10;
+  unsigned http_auth_failures_per_minute = 10;
   bool dns_enabled = true;
   bool http_enabled = true;
   unsigned dns_threads = 0;  // 0: one per core

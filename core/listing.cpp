@@ -3,6 +3,8 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+#include <charconv>
 #include <ctime>
 
 #include "core/byte_order.hpp"
@@ -109,6 +111,26 @@ std::optional<std::uint32_t> parse_code(std::string_view text) {
   const std::uint32_t code = ntohl(a.s_addr);
   if ((code >> 24) != 127) return std::nullopt;
   return code;
+}
+
+}  // namespace rblzone::core
+
+namespace rblzone::core {
+
+std::optional<std::int64_t> parse_utc(std::string_view text) {
+  if (text.empty() || text.size() > 32) return std::nullopt;
+  if (std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c); })) {
+    std::int64_t v = 0;
+    const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || p != text.data() + text.size()) return std::nullopt;
+    return v;
+  }
+  std::tm tm{};
+  const std::string s(text);
+  const char* end = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!end) end = strptime(s.c_str(), "%Y-%m-%d %H:%M:%S", &tm);
+  if (!end || !(std::string_view(end) == "" || std::string_view(end) == "Z")) return std::nullopt;
+  return static_cast<std::int64_t>(timegm(&tm));
 }
 
 }  // namespace rblzone::core

@@ -69,6 +69,9 @@ std::string code_to_string(std::uint32_t code);
 
 // Unix seconds as "2026-11-22T14:02:00Z".
 std::string format_utc(std::int64_t unix_seconds);
+// "2026-11-22T14:02:00Z", "2026-11-22T14:02:00", "2026-11-22 14:02:00" (UTC)
+// or unix seconds; nullopt for anything else.
+std::optional<std::int64_t> parse_utc(std::string_view text);
 std::optional<std::uint32_t> parse_code(std::string_view text);
 
 }  // namespace rblzone::core

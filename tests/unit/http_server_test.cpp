@@ -20,7 +20,7 @@ using tcp = asio::ip::tcp;
 
 struct Fixture {
   explicit Fixture(HttpOptions o = {})
-      : server(with_port0(std::move(o)), [this](const Request& req) {
+      : server(with_port0(std::move(o)), [this](const Request& req, std::string_view) {
           ++calls;
           Response res{http::status::ok, req.version()};
           res.body() = std::string(req.target());
@@ -145,7 +145,7 @@ TEST_CASE("http server: a bad listen address is refused at start", "[http]") {
     INFO(bad);
     HttpOptions o;
     o.listen = bad;
-    HttpServer server(o, [](const Request&) { return Response{}; });
+    HttpServer server(o, [](const Request&, std::string_view) { return Response{}; });
     CHECK_THROWS_AS(server.start(), std::runtime_error);
   }
 }
