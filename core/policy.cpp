@@ -117,6 +117,10 @@ ZoneRef zone_for_write(Store& store, WriteTxn& txn, const ZoneConfig& zone) {
 }
 
 void check_kind(const ZoneConfig& zone, const Subject& s) {
+  if (zone.kind == ZoneKind::combined) {
+    throw PolicyError("combined_zone",
+                      "zone " + zone.name + " is combined: change its member zones instead");
+  }
   const bool ip = kind_of(s) == SubjectKind::ip;
   if (ip != (zone.kind == ZoneKind::ip)) {
     throw PolicyError("wrong_kind", "zone " + zone.name + " lists " +

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "core/crypto.hpp"
+
+#include <catch2/catch.hpp>
 
 using namespace rblzone::core;
 
