@@ -559,25 +559,24 @@ int cmd_history(Context& c, const std::string& zone, const std::string& subject,
   const auto ref = c.store->find_zone(txn, z.name);
   const auto events = ref ? c.store->history(txn, *ref, s) : std::vector<core::HistoryEvent>{};
   if (!at.empty()) {
+    // The subject and every listing around it (a covering prefix, a parent
+    // domain listed with its subtree), as DNS would have matched then.
     const auto t = parse_time(at);
-    const core::HistoryEvent* last = nullptr;
-    for (const auto& e : events) {
-      if (e.time <= t) last = &e;
-    }
-    const bool listed =
-        last && last->after && !last->after->exclusion() && last->after->active_at(t);
+    const auto state = core::Policy(*c.store).state_at(txn, z, s, t);
+    const bool listed = state.listed;
     if (c.json) {
       *c.out << json{{"zone", z.name},
                      {"subject", core::to_string(s)},
                      {"at", t},
                      {"listed", listed},
-                     {"event", last ? core::to_json(*last) : json()}}
+                     {"matched", state.matched.empty() ? json() : json(state.matched)},
+                     {"event", state.why ? core::to_json(*state.why) : json()}}
                     .dump()
              << "\n";
     } else if (listed) {
       *c.out << core::to_string(s) << " was listed in " << z.name << " at " << format_time(t)
-             << ": " << describe(*last->after, t) << " (by " << last->actor << ", " << last->action
-             << ")\n";
+             << " through " << state.matched << ": " << describe(*state.listing, t) << " (by "
+             << state.why->actor << ", " << state.why->action << ")\n";
     } else {
       *c.out << core::to_string(s) << " was not listed in " << z.name << " at " << format_time(t)
              << "\n";

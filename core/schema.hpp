@@ -32,7 +32,12 @@
 //           One entry per change; the zone's SOA serial after the change.
 // expiry    ZONE | expires u64 | kind u8 | listing key -> empty
 //           Every non-permanent listing, in expiry order, for the sweeper.
-// aux       feature-specific records, each with its own key prefix byte.
+// aux       feature-specific records, each with its own key prefix byte:
+//           'r' reports, 'o' offences, 'a' allowlist, 'd' delist requests,
+//           'p' pending delist request per listing (layouts in policy.hpp);
+//           't' token by hash, 'n' token hash by name (tokens.hpp).
+// meta also holds "count" | ZONE | source u8 -> u64: listings per source,
+//           kept exact by every put and remove (Store::counts).
 #pragma once
 
 #include <cstdint>

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import time
 import subprocess
 
 import pytest
@@ -199,6 +200,18 @@ def test_history_list_update_remove(env):
     assert after.returncode == 1 and json.loads(after.stdout)["listed"] is False
     text = env.ok("history", "dnsbl.test", "192.0.2.50")
     assert [line.split()[1] for line in text.strip().split("\n")] == ["list", "update", "delist"]
+
+
+def test_history_at_finds_the_covering_prefix(env):
+    listed = env.json("listing", "add", "dnsbl.test", "192.0.2.64/27", "--reason", "range")
+    t = listed["listing"]["first_seen"]
+    time.sleep(1.1)  # history is to the second: remove it a second later
+    env.ok("listing", "remove", "dnsbl.test", "192.0.2.64/27", "--reason", "gone")
+    got = env.run("history", "dnsbl.test", "192.0.2.70", "--at", str(t), as_json=True)
+    assert got.returncode == 0, got.stderr
+    body = json.loads(got.stdout)
+    assert body["listed"] is True and body["matched"] == "192.0.2.64/27"
+    assert body["event"]["reason"] == "range"
 
 
 def test_load_reports_bad_lines_and_loads_the_rest(env, tmp_path):
