@@ -41,7 +41,8 @@ std::variant<core::Actor, Response> authorize(const Request& req, const RouterCo
   }
   const auto header = sv(req[http::field::authorization]);
   const auto unauthorized = [&](std::string_view code, std::string_view message) {
-    if (ctx.limits) ctx.limits->auth_failures.allow(peer);
+    // Only a wrong token is a guess; a missing one is a client that forgot.
+    if (code == "invalid_token" && ctx.limits) ctx.limits->auth_failures.allow(peer);
     if (ctx.counters) ctx.counters->count_auth_failure();
     auto res = fail(req, http::status::unauthorized, code, message);
     res.set(http::field::www_authenticate,
@@ -242,22 +243,21 @@ Response list_listings(const Request& req, const RouterContext& ctx, const core:
     }
     if (limit < 1 || limit > 1000) throw BadBody{"bad_query", "limit is 1..1000"};
   }
-  const auto after = query_param(req, "after");
+  const auto after_text = query_param(req, "after");
+  std::optional<core::Subject> after;
+  if (after_text) after = subject_or_throw(*after_text);
   std::optional<core::Subject> within;
   if (const auto w = query_param(req, "within")) within = subject_or_throw(*w);
   const std::int64_t now = ctx.clock();
   json items = json::array();
   std::optional<std::string> next;
-  bool past_after = !after;
   auto txn = ctx.store->env().begin_read();
   const auto ref = ctx.store->find_zone(txn, zone.name);
   if (ref) {
+    // Pages follow the store's key order; `after` need not be stored itself.
+    const auto after_key = after ? core::listing_key(ref->id, *after) : std::string();
     ctx.store->for_each(txn, *ref, [&](const core::Subject& s, const core::Listing& l) {
-      const auto text = core::to_string(s);
-      if (!past_after) {
-        past_after = text == *after;
-        return true;
-      }
+      if (after && core::listing_key(ref->id, s) <= after_key) return true;
       if (!l.active_at(now)) return true;
       if (source && l.source != *source) return true;
       if (within) {
@@ -350,8 +350,10 @@ Response post_report(const Request& req, const RouterContext& ctx, const core::Z
   r.time = get_time(body, "time");
   // The reporter's identity is its token; a feed may name its own sources
   // below it (a trap, an end user of a spam button).
-  const auto sub = get_string(body, "reporter", false, 128);
-  r.reporter = actor.id + (sub ? "/" + *sub : "");
+  // The reporter is its token: one token counts once however many end users
+  // it says it speaks for. Its own label is kept for the desk.
+  r.reporter = actor.id;
+  r.detail = get_string(body, "reporter", false, 128).value_or("");
   if (const auto it = body.find("weight"); it != body.end() && !it->is_null()) {
     if (!it->is_number()) throw BadBody{"bad_field", "'weight' must be a number"};
     if (actor.role != Role::importer && actor.role != Role::admin) {
@@ -388,6 +390,7 @@ Response get_reports(const Request& req, const RouterContext& ctx, const core::Z
   for (const auto& r : ctx.policy->reports(txn, zone, s)) {
     items.push_back({{"time", core::format_utc(r.time)},
                      {"reporter", r.reporter},
+                     {"detail", r.detail},
                      {"trust", core::to_string(r.trust)},
                      {"weight", r.weight},
                      {"reason", r.reason},

@@ -274,14 +274,18 @@ ReportOutcome Policy::report(WriteTxn& txn, const ZoneConfig& zone, const Report
   const auto allowed = allowlisted(txn, zone, r.subject);
 
   // Keep the report whatever happens next: the desk sees them all.
-  json rec{{"reporter", r.reporter}, {"trust", to_string(r.trust)},
-           {"weight", weight},       {"reason", r.reason},
-           {"evidence", r.evidence}, {"allowlisted", allowed.has_value()},
+  json rec{{"reporter", r.reporter},
+           {"detail", r.detail},
+           {"trust", to_string(r.trust)},
+           {"weight", weight},
+           {"reason", r.reason},
+           {"evidence", r.evidence},
+           {"allowlisted", allowed.has_value()},
            {"actor", actor.id}};
   std::string key = aux_key(kReport, sk);
   key.push_back(static_cast<char>(0xff));
   put_be(key, static_cast<std::uint64_t>(t));
-  const auto h = sha256(r.reporter + '\n' + r.reason + '\n' + r.evidence);
+  const auto h = sha256(r.reporter + '\n' + r.detail + '\n' + r.reason + '\n' + r.evidence);
   key.append(reinterpret_cast<const char*>(h.data()), 8);
   txn.put(txn.dbs().aux, key, dump(rec));
 
@@ -298,6 +302,9 @@ ReportOutcome Policy::report(WriteTxn& txn, const ZoneConfig& zone, const Report
   // The weight within the window since the last delisting, each reporter
   // counted once (with its heaviest report).
   auto offence = get_offence(txn, sk).value_or(Offence{});
+  // Reports count from the second after the last delisting: history and
+  // reports are to the second, and a delisting must not be undone by the
+  // evidence it was about (a new hit in that same second is the price).
   const std::int64_t from = std::max(now - std::int64_t{policy.window}, offence.cleared + 1);
   std::map<std::string, double> by_reporter;
   {
@@ -393,6 +400,7 @@ std::vector<StoredReport> Policy::reports(const ReadTxn& txn, const ZoneConfig& 
     StoredReport r;
     r.time = static_cast<std::int64_t>(get_be<std::uint64_t>(c.key(), prefix.size()));
     r.reporter = j.value("reporter", std::string());
+    r.detail = j.value("detail", std::string());
     r.trust = parse_trust(j.value("trust", std::string())).value_or(Trust::untrusted);
     r.weight = j.value("weight", 0.0);
     r.reason = j.value("reason", std::string());
@@ -488,6 +496,7 @@ Listing Policy::list(WriteTxn& txn, const ZoneConfig& zone, const Subject& s,
   }
   l.offences = before ? before->offences : 0;
   l.reason = m.reason;
+  if (const auto* d = std::get_if<DomainName>(&s); d && d->subtree) l.flags |= kFlagSubtree;
   store_.put(txn, ref, s, l,
              Change{actor.id,
                     m.exclusion ? "exclude"
@@ -783,6 +792,29 @@ void Policy::allow(WriteTxn& txn, const ZoneConfig& zone, const Subject& s,
   for (const auto& d : doomed) {
     store_.remove(txn, ref, d, Change{actor.id, "delist", "allowlisted: " + reason});
     mark_cleared(store_, txn, subject_key(ref.id, d));
+  }
+  // A listing around it (a wider prefix, a parent domain's subtree) stays,
+  // but an exclusion carves the allowlisted subject out of it.
+  std::optional<ActiveMatch> around;
+  if (const auto* p = std::get_if<IpPrefix>(&s)) {
+    around = active_match(store_, txn, ref, IpPrefix(p->bytes(), 128), now);
+    if (around && std::get<IpPrefix>(around->matched).length() >= p->length()) around.reset();
+  } else {
+    around = active_match(store_, txn, ref, DomainName{std::get<DomainName>(s).name, false}, now);
+    if (around && std::get<DomainName>(around->matched).name == std::get<DomainName>(s).name) {
+      around.reset();
+    }
+  }
+  if (around) {
+    Listing ex;
+    ex.flags = kFlagExclusion;
+    ex.source = Source::manual;
+    ex.first_seen = now;
+    ex.last_seen = now;
+    ex.reason = "allowlisted: " + reason;
+    store_.put(txn, ref, s, ex,
+               Change{actor.id, "exclude",
+                      "allowlisted inside " + to_string(around->matched) + ": " + reason});
   }
 }
 

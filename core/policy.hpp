@@ -58,8 +58,9 @@ class PolicyError : public std::runtime_error {
 struct Report {
   Subject subject;               // one address or one domain
   Trust trust = Trust::trusted;  // from the reporter's token
-  std::string reporter;  // identity for "one reporter counts once": the token, plus a feed's own
-                         // id (trap name, end user) when it has one
+  std::string reporter;  // identity for "one reporter counts once": the token
+  std::string detail;    // the feed's own label below the token (a trap, an end user): shown to
+                         // the desk, never an identity of its own (it is self-declared)
   std::string reason;    // private: never shown publicly
   std::string evidence;  // private
   std::optional<double> weight;      // overrides the trust's weight (a feed's own scale)
@@ -85,6 +86,7 @@ struct ReportOutcome {
 struct StoredReport {
   std::int64_t time = 0;
   std::string reporter;
+  std::string detail;
   Trust trust = Trust::trusted;
   double weight = 0;
   std::string reason;

@@ -227,6 +227,18 @@ def test_public_reports_alone_do_not_list(api):
     assert api.dns("203.0.113.88") == []
 
 
+def test_one_token_counts_once_whatever_users_it_names(api):
+    for i in range(12):
+        status, _, body = api("POST", "/api/v1/zones/dnsbl.test/reports",
+                              {"subject": "203.0.113.89", "reason": "spam",
+                               "reporter": f"user{i}"}, as_="button")
+        assert body["result"] == "recorded", body
+    assert api.dns("203.0.113.89") == []
+    _, _, body = api("GET", "/api/v1/zones/dnsbl.test/reports/203.0.113.89", as_="desk")
+    assert {r["detail"] for r in body["reports"]} == {f"user{i}" for i in range(12)}
+    assert {r["reporter"] for r in body["reports"]} == {"token:button"}
+
+
 def test_a_malicious_reporter_cannot_list_an_allowlisted_address(api):
     for _ in range(5):
         status, _, body = api("POST", "/api/v1/zones/allow.test/reports",

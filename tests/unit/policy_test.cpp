@@ -55,9 +55,9 @@ struct World {
                        const ZoneConfig* z = nullptr) {
     ReportOutcome out;
     store.env().write([&](WriteTxn& txn) {
-      out =
-          policy.report(txn, z ? *z : zone,
-                        Report{subj(s), trust, reporter, "spam", "Message-ID: <x>", {}, {}}, trap);
+      out = policy.report(txn, z ? *z : zone,
+                          Report{subj(s), trust, reporter, "", "spam", "Message-ID: <x>", {}, {}},
+                          trap);
     });
     return out;
   }
@@ -216,6 +216,19 @@ TEST_CASE("the allowlist added through the API removes and prevents listings", "
   }));
   w.now += 60;  // new evidence, after the removal
   CHECK(w.report("203.0.113.50", Trust::trap, "trap").result == ReportResult::listed);
+}
+
+TEST_CASE("allowlisting inside a listed range carves it out", "[policy]") {
+  World w;
+  w.write([&](WriteTxn& txn) {
+    return w.policy.list(txn, w.zone, subj("203.0.113.0/24"), manual("range"), w.desk);
+  });
+  w.write([&](WriteTxn& txn) {
+    w.policy.allow(txn, w.zone, subj("203.0.113.0/28"), "our relays", w.admin);
+    return 0;
+  });
+  CHECK_FALSE(w.listed("203.0.113.5"));
+  CHECK(w.listed("203.0.113.200"));
 }
 
 TEST_CASE("special-purpose addresses are recorded but never listed automatically", "[policy]") {
