@@ -100,6 +100,7 @@ Response metrics(const Request& req, const RouterContext& ctx) {
   res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
   res.set(http::field::cache_control, "no-store");
   res.body() = render_metrics(*catalog, ctx.dns_stats ? ctx.dns_stats() : nullptr, *ctx.store, txn);
+  if (ctx.health) res.body() += render_daemon_metrics(*ctx.health, ctx.clock());
   return res;
 }
 

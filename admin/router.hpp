@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "admin/daemon_health.hpp"
 #include "core/store.hpp"
 #include "zoneserver/answerer.hpp"
 #include "zoneserver/zone_catalog.hpp"
@@ -34,6 +35,8 @@ struct RouterContext {
   // outlive the server; its counters are read racily (relaxed atomics).
   std::function<const DnsStats*()> dns_stats;
   core::Clock clock = core::system_now;
+  // The daemon's reload and sweeper figures for /metrics; null: not shown.
+  const DaemonHealth* health = nullptr;
 };
 
 // Answers one request. Never throws: a failure inside becomes a 500 JSON
