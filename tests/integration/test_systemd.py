@@ -1,0 +1,428 @@
+"""Production plumbing, tried as systemd and an operator would: the sd_notify
+protocol on a socket the test owns, the journal log format, reloads of the
+config and zones (good and bad) while queries run, `cmake --install` into a
+DESTDIR, and the installed units checked by systemd-analyze.
+
+PID 1 here is not systemd, so the units are verified, not started; the daemon
+is started the way the unit starts it (same arguments, same environment
+variables systemd would set).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import dns.rcode
+import pytest
+
+from harness import (BIN_DIR, HOST, RBLZONED, SOURCE_DIR, Cli, Daemon, a_values, qn, query,
+                     wait_until, write_zones)
+
+UNITS = ["rblzoned.service", "rblzoned-dns.service", "rblzoned-admin.service",
+         "rblzone-import@.service"]
+
+
+# --- sd_notify ------------------------------------------------------------------
+
+class NotifySocket:
+    """A unix datagram socket in the abstract namespace, as $NOTIFY_SOCKET."""
+
+    def __init__(self):
+        self.name = f"@rblzone-pytest-{os.getpid()}-{time.monotonic_ns()}"
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind("\0" + self.name[1:])
+        self.messages: list[tuple[float, str]] = []
+
+    def next(self, timeout=10.0, skip_watchdog=True) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no notification in {timeout}s; got {self.messages}")
+            self.sock.settimeout(left)
+            msg = self.sock.recv(4096).decode()
+            self.messages.append((time.monotonic(), msg))
+            if skip_watchdog and msg == "WATCHDOG=1":
+                continue
+            return msg
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.fixture
+def notify(monkeypatch):
+    s = NotifySocket()
+    monkeypatch.setenv("NOTIFY_SOCKET", s.name)
+    yield s
+    s.close()
+
+
+def test_notify_ready_after_bind_reload_stop_and_watchdog(tmp_path, pool, notify, monkeypatch):
+    monkeypatch.setenv("WATCHDOG_USEC", "200000")
+    zones = write_zones(tmp_path / "zones")
+    d = Daemon(tmp_path, tmp_path / "data", zones, http=True)
+    pool.daemons.append(d)
+    with open(d.log_path, "wb") as out:
+        d.proc = subprocess.Popen(d.argv(), stdout=out, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL, cwd=tmp_path)
+    ready = notify.next()
+    assert ready.startswith("READY=1\n"), ready
+    assert f"MAINPID={d.proc.pid}" in ready
+    assert "STATUS=serving 7 zones" in ready
+    # READY means bound: DNS (UDP and TCP) and HTTP answer at once, no retry.
+    port = int(re.search(r"DNS listening on 127\.0\.0\.1:(\d+)", d.log()).group(1))
+    http_port = int(re.search(r"HTTP listening on 127\.0\.0\.1:(\d+)", d.log()).group(1))
+    assert query(port, "dnsbl.test", "SOA", timeout=1).rcode() == dns.rcode.NOERROR
+    assert query(port, "dnsbl.test", "SOA", tcp=True, timeout=1).rcode() == dns.rcode.NOERROR
+    with urllib.request.urlopen(f"http://{HOST}:{http_port}/healthz", timeout=2) as r:
+        assert r.status == 200
+
+    # The watchdog: WATCHDOG=1 every 100 ms (half of WATCHDOG_USEC).
+    start = time.monotonic()
+    pings = 0
+    while time.monotonic() - start < 1.0:
+        if notify.next(timeout=2, skip_watchdog=False) == "WATCHDOG=1":
+            pings += 1
+    assert 5 <= pings <= 15, pings
+
+    d.signal(signal.SIGHUP)
+    assert notify.next().startswith("RELOADING=1\nMONOTONIC_USEC=")
+    after = notify.next()
+    assert after.startswith("READY=1\n") and "STATUS=reloaded" in after, after
+
+    # A reload that fails still ends in READY=1, with a status saying so.
+    (zones / "broken.toml").write_text('name = "broken.test"\nkind = "bogus"\n')
+    d.signal(signal.SIGHUP)
+    assert notify.next().startswith("RELOADING=1")
+    failed = notify.next()
+    assert "READY=1" in failed and "reload failed" in failed, failed
+
+    d.signal(signal.SIGTERM)
+    assert notify.next() == "STOPPING=1"
+    assert d.proc.wait(10) == 0
+
+
+def test_no_notify_socket_runs_as_before(tmp_path, pool, monkeypatch):
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    write_zones(tmp_path / "zones")
+    d = pool.start()
+    assert query(d.port, "dnsbl.test", "SOA").rcode() == dns.rcode.NOERROR
+
+
+# --- logs -----------------------------------------------------------------------
+
+def test_journal_format_has_priorities_and_no_timestamps(tmp_path, pool, monkeypatch):
+    write_zones(tmp_path / "zones")
+    config = tmp_path / "rblzoned.toml"
+    config.write_text('data_dir = "data"\nzones_dir = "zones"\n')
+    d = Daemon(tmp_path, None, None, config=config)
+    d.log_path.write_bytes(b"")
+    st = os.stat(d.log_path)
+    monkeypatch.setenv("JOURNAL_STREAM", f"{st.st_dev}:{st.st_ino}")
+    pool.daemons.append(d)
+    d.start()
+    config.write_text('data_dir = "data-elsewhere"\nzones_dir = "zones"\n')
+    d.signal(signal.SIGHUP)
+    wait_until(lambda: "needs a restart" in d.log(), 10, what="restart warning")
+    lines = [l for l in d.log().splitlines() if l]
+    assert lines, d.log()
+    for line in lines:
+        assert re.match(r"<[2-7]>", line), f"no sd-daemon priority: {line!r}"
+        assert not re.search(r"\d{4}-\d\d-\d\d", line), f"timestamp under the journal: {line!r}"
+    assert any(l.startswith("<6>DNS listening on") for l in lines)
+    assert any(l.startswith("<4>reload: data_dir changed") for l in lines), lines
+
+
+def test_plain_log_has_utc_time_and_level(tmp_path, pool, monkeypatch):
+    monkeypatch.delenv("JOURNAL_STREAM", raising=False)
+    write_zones(tmp_path / "zones")
+    d = pool.start()
+    line = next(l for l in d.log().splitlines() if "DNS listening" in l)
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info DNS listening", line), line
+
+
+# --- reload ---------------------------------------------------------------------
+
+def metric(http_port, name) -> float:
+    with urllib.request.urlopen(f"http://{HOST}:{http_port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    m = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
+    assert m, f"{name} not in /metrics"
+    return float(m.group(1))
+
+
+def test_reload_applies_live_settings_and_keeps_restart_ones(tmp_path, pool):
+    write_zones(tmp_path / "zones")
+    Cli(tmp_path / "data", tmp_path / "zones").ok("listing", "add", "dnsbl.test", "192.0.2.1")
+    config = tmp_path / "rblzoned.toml"
+    base = 'data_dir = "data"\nzones_dir = "zones"\nlog_level = "info"\n'
+    config.write_text(base)
+    d = pool.start(data_dir=None, zones_dir=None, defaults=True, config=config, http=True)
+    query(d.port, qn("192.0.2.1", "dnsbl.test"))
+    assert "query from" not in d.log()
+
+    # Live: query_log and log level. Restart-only: data_dir and the TCP timeout.
+    config.write_text('data_dir = "data2"\nzones_dir = "zones"\nlog_level = "debug"\n'
+                      '[dns]\nquery_log = true\ntcp_idle_timeout = "3s"\n')
+    d.signal(signal.SIGHUP)
+    wait_until(lambda: "settings changed: log_level,dns.query_log" in d.log(), 10, what="reload")
+    log = d.log()
+    assert "reload: data_dir changed" in log and "needs a restart" in log
+    assert "reload: dns.tcp_idle_timeout changed" in log
+    r = query(d.port, qn("192.0.2.1", "dnsbl.test"))
+    assert a_values(r) == ["127.0.0.2"], "the running data dir must be kept"
+    wait_until(lambda: "query from 127.0.0.1" in d.log(), 5, what="query log line")
+    assert not (tmp_path / "data2").exists()
+    assert metric(d.http_port, 'rblzone_config_reloads_total{result="success"}') == 1
+    assert metric(d.http_port, "rblzone_config_last_reload_successful") == 1
+
+    # A config that does not parse: nothing changes, the reason is logged.
+    config.write_text(base + 'log_level = "loud"\n')
+    d.signal(signal.SIGHUP)
+    wait_until(lambda: "reload failed, keeping the running config" in d.log(), 10,
+               what="reload failure")
+    assert "rblzoned.toml" in d.log().split("reload failed")[-1].splitlines()[0]
+    assert metric(d.http_port, 'rblzone_config_reloads_total{result="failure"}') == 1
+    assert metric(d.http_port, "rblzone_config_last_reload_successful") == 0
+    assert metric(d.http_port, "rblzone_config_last_reload_timestamp_seconds") > 0
+    assert a_values(query(d.port, qn("192.0.2.1", "dnsbl.test"))) == ["127.0.0.2"]
+    # Still in query-log mode: the failed reload did not reset live settings.
+    before = d.log().count("query from")
+    query(d.port, qn("192.0.2.1", "dnsbl.test"))
+    wait_until(lambda: d.log().count("query from") > before, 5, what="query log still on")
+
+
+class QueryLoop:
+    """Threads asking a listed and an unlisted name over UDP, recording every
+    answer that is not a valid one (timeout, error, wrong rcode)."""
+
+    def __init__(self, port, threads=3):
+        self.port = port
+        self.stop = threading.Event()
+        self.failures: list[str] = []
+        self.count = 0
+        self.ttls: set[int] = set()
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(threads)]
+
+    def run(self):
+        listed = qn("192.0.2.1", "dnsbl.test")
+        unlisted = qn("192.0.2.99", "dnsbl.test")
+        while not self.stop.is_set():
+            for name, want in ((listed, dns.rcode.NOERROR), (unlisted, dns.rcode.NXDOMAIN)):
+                try:
+                    r = query(self.port, name, timeout=2.0)
+                    ok = r.rcode() == want and (want != dns.rcode.NOERROR or
+                                                a_values(r) == ["127.0.0.2"])
+                    with self.lock:
+                        self.count += 1
+                        if want == dns.rcode.NOERROR and r.answer:
+                            self.ttls.add(r.answer[0].ttl)
+                        if not ok:
+                            self.failures.append(f"{name}: {r}")
+                except Exception as e:  # noqa: BLE001 - any failure is recorded
+                    with self.lock:
+                        self.failures.append(f"{name}: {type(e).__name__}: {e}")
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for t in self.threads:
+            t.join(10)
+
+
+def test_reload_under_load_drops_no_query(tmp_path, pool):
+    zones = write_zones(tmp_path / "zones", ["dnsbl.test", "pbl.test"])
+    Cli(tmp_path / "data", zones).ok("listing", "add", "dnsbl.test", "192.0.2.1")
+    d = pool.start(zones_dir=zones)
+    dnsperf_input = tmp_path / "dnsperf.txt"
+    dnsperf_input.write_text(f"{qn('192.0.2.1', 'dnsbl.test')} A\n"
+                             f"{qn('192.0.2.99', 'dnsbl.test')} A\n")
+    perf = subprocess.Popen(["dnsperf", "-s", HOST, "-p", str(d.port), "-d", str(dnsperf_input),
+                             "-l", "8", "-Q", "2000", "-t", "3"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        with QueryLoop(d.port) as loop:
+            wait_until(lambda: loop.count > 50, 10, what="queries flowing")
+            # Good: a new zone and a new TTL.
+            text = (zones / "dnsbl.test.toml").read_text().replace("ttl = 900", "ttl = 1234")
+            (zones / "dnsbl.test.toml").write_text(text)
+            (zones / "fresh.test.toml").write_text('name = "fresh.test"\nkind = "ip"\n')
+            d.signal(signal.SIGHUP)
+            wait_until(lambda: 1234 in loop.ttls, 10, what="the new TTL")
+            soa = query(d.port, "fresh.test", "SOA")
+            assert soa.rcode() == dns.rcode.NOERROR and soa.answer, "the new zone answers"
+            # Bad: an invalid zone file; the old config keeps running.
+            (zones / "broken.toml").write_text('name = "broken.test"\nttl = "soon"\n')
+            d.signal(signal.SIGHUP)
+            wait_until(lambda: "reload failed" in d.log(), 10, what="reload refused")
+            assert "broken.toml" in d.log()
+            assert query(d.port, "fresh.test", "SOA").answer, "the running zones stay"
+            # Remove a zone: it stops answering (REFUSED: not ours).
+            (zones / "broken.toml").unlink()
+            (zones / "fresh.test.toml").unlink()
+            d.signal(signal.SIGHUP)
+            wait_until(lambda: query(d.port, "fresh.test", "SOA").rcode() == dns.rcode.REFUSED,
+                       10, what="the removed zone refused")
+            count_at_end = loop.count
+        assert count_at_end > 100
+        assert not loop.failures, f"{len(loop.failures)} failed of {loop.count}: {loop.failures[:5]}"
+    finally:
+        out, _ = perf.communicate(timeout=30)
+    sent = int(re.search(r"Queries sent:\s+(\d+)", out).group(1))
+    lost = int(re.search(r"Queries lost:\s+(\d+)", out).group(1))
+    assert sent > 1000, out
+    assert lost == 0, out
+    assert "reloaded" in d.log()
+
+
+# --- install and units ------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """`cmake --install` of the build that made the binaries, into a DESTDIR."""
+    root = tmp_path_factory.mktemp("destdir")
+    build = BIN_DIR.parent
+    r = subprocess.run(["cmake", "--install", str(build)], env={**os.environ, "DESTDIR": str(root)},
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    prefix = Path(re.search(r"CMAKE_INSTALL_PREFIX:PATH=(.*)",
+                            (build / "CMakeCache.txt").read_text()).group(1))
+    return root, root / prefix.relative_to("/")
+
+
+def test_install_layout(installed):
+    root, prefix = installed
+    for exe in ("rblzoned", "rblzone"):
+        assert os.access(prefix / "bin" / exe, os.X_OK), exe
+    conf = root / "etc" / "rblzone"
+    assert (conf / "rblzoned.toml").is_file()
+    shipped = sorted(p.name for p in (SOURCE_DIR / "zones").glob("*.toml"))
+    assert sorted(p.name for p in (conf / "zones").glob("*.toml")) == shipped
+    assert 'zones_dir = "/etc/rblzone/zones"' in (conf / "rblzoned.toml").read_text()
+    for unit in UNITS + ["rblzone-import@.timer"]:
+        text = (prefix / "lib/systemd/system" / unit).read_text()
+        assert "@RBLZONE" not in text, unit
+    assert (prefix / "lib/sysusers.d/rblzone.conf").read_text().startswith("#")
+    assert (prefix / "share/doc/rblzone/install.md").is_file()
+    assert (prefix / "share/doc/rblzone/grafana-rblzone.json").is_file()
+
+
+def test_install_keeps_the_operators_config(installed, tmp_path):
+    root, _ = installed
+    conf = root / "etc" / "rblzone" / "rblzoned.toml"
+    edited = conf.read_text() + "\n# edited by the operator\n"
+    conf.write_text(edited)
+    r = subprocess.run(["cmake", "--install", str(BIN_DIR.parent)],
+                       env={**os.environ, "DESTDIR": str(root)}, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "Keeping" in r.stdout
+    assert conf.read_text() == edited
+
+
+class InstalledDaemon(Daemon):
+    def __init__(self, exe: Path, *a, **kw):
+        super().__init__(*a, **kw)
+        self.exe = exe
+
+    def argv(self):
+        a = super().argv()
+        return [str(self.exe)] + a[1:]
+
+
+def test_installed_daemon_starts_from_installed_config(installed, tmp_path, pool):
+    root, prefix = installed
+    conf = root / "etc" / "rblzone"
+    # The unit's ExecStartPre, with the zones the installed config names.
+    check = subprocess.run([str(prefix / "bin/rblzoned"), "--config", str(conf / "rblzoned.toml"),
+                            "--zones", str(conf / "zones"), "--check-config"],
+                           capture_output=True, text=True, timeout=30)
+    assert check.returncode == 0, check.stderr
+    assert "configuration OK: 4 zones" in check.stdout
+    # The unit's ExecStart, with the ports and data dir a test may use.
+    d = InstalledDaemon(prefix / "bin/rblzoned", tmp_path, tmp_path / "data", conf / "zones",
+                        config=conf / "rblzoned.toml", probe_zone="bl.example.org", http=True)
+    pool.daemons.append(d)
+    d.start()
+    cli = [str(prefix / "bin/rblzone"), "--config", str(conf / "rblzoned.toml"),
+           "--data-dir", str(tmp_path / "data"), "--zones", str(conf / "zones")]
+    subprocess.run(cli + ["listing", "add", "bl.example.org", "192.0.2.55"], check=True,
+                   capture_output=True, timeout=30)
+    assert a_values(query(d.port, qn("192.0.2.55", "bl.example.org"))) == ["127.0.0.2"]
+
+
+def systemd_root(root: Path) -> Path:
+    """The DESTDIR plus what `systemd-analyze --root` needs of the host: its
+    own units (sysinit.target, ...) and /bin/kill for ExecReload."""
+    units = root / "usr/lib/systemd/system"
+    if not units.exists():
+        shutil.copytree("/usr/lib/systemd/system", units, symlinks=True)
+        (root / "bin").mkdir(exist_ok=True)
+        shutil.copy2(shutil.which("kill"), root / "bin/kill")
+    return root
+
+
+@pytest.mark.parametrize("unit", UNITS + ["rblzone-import@.timer"])
+def test_units_verify(installed, unit):
+    root, prefix = installed
+    systemd_root(root)
+    path = prefix / "lib/systemd/system" / unit
+    r = subprocess.run(["systemd-analyze", "verify", f"--root={root}", str(path)],
+                       capture_output=True, text=True, timeout=60)
+    # verify exits 0 on many warnings ("Unknown key", "ignoring"): any output fails.
+    assert r.returncode == 0 and not r.stderr.strip() and not r.stdout.strip(), r.stderr + r.stdout
+
+
+def test_verify_catches_a_broken_unit(installed, tmp_path):
+    root, prefix = installed
+    systemd_root(root)
+    broken = prefix / "lib/systemd/system/rblzoned-broken.service"
+    broken.write_text((prefix / "lib/systemd/system/rblzoned.service").read_text()
+                      .replace("Type=notify", "Type=notifyy"))
+    try:
+        r = subprocess.run(["systemd-analyze", "verify", f"--root={root}", str(broken)],
+                           capture_output=True, text=True, timeout=60)
+    finally:
+        broken.unlink()
+    assert "Failed to parse service type" in r.stderr
+
+
+@pytest.mark.parametrize("unit", UNITS)
+def test_units_exposure_at_most_2(installed, unit):
+    root, prefix = installed
+    systemd_root(root)
+    r = subprocess.run(["systemd-analyze", "security", "--offline=true", f"--root={root}",
+                        str(prefix / "lib/systemd/system" / unit)],
+                       capture_output=True, text=True, timeout=60)
+    m = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", r.stdout)
+    assert m, r.stdout + r.stderr
+    assert float(m.group(1)) <= 2.0, r.stdout
+
+
+def test_units_run_unprivileged(installed):
+    _, prefix = installed
+    for unit in UNITS:
+        text = (prefix / "lib/systemd/system" / unit).read_text()
+        assert "User=rblzone" in text and "NoNewPrivileges=yes" in text, unit
+        assert "ProtectSystem=strict" in text and "StateDirectory=rblzone" in text, unit
+    main = (prefix / "lib/systemd/system/rblzoned.service").read_text()
+    assert "Type=notify" in main and "WatchdogSec=" in main
+    assert "AmbientCapabilities=CAP_NET_BIND_SERVICE" in main
+    assert re.search(r"ExecStartPre=\S+/rblzoned .*--check-config", main)
+    admin = (prefix / "lib/systemd/system/rblzoned-admin.service").read_text()
+    assert "AmbientCapabilities" not in admin and "CapabilityBoundingSet=\n" in admin
