@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cmd/status_cli.hpp"
 #include "core/config.hpp"
 
 namespace rblzone::cli {
@@ -657,6 +658,9 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
   history_cmd->add_option("SUBJECT", subject)->required();
   history_cmd->add_option("--at", at, "was it listed at this time (2026-11-22T14:02:00Z)?");
 
+  StatusOptions status;
+  auto* status_cmd = add_status_command(app, status);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -684,6 +688,9 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
     }
     if (check_cmd->parsed()) return cmd_check(c, zone, subject);
     if (history_cmd->parsed()) return cmd_history(c, zone, subject, at);
+    if (status_cmd->parsed()) {
+      return run_status(status, c.config_file, c.data_dir, c.zones_dir, c.json, out, err, c.clock);
+    }
   } catch (const BadInput& e) {
     err << "rblzone: " << e.what() << "\n";
     return kExitBadInput;

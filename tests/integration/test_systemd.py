@@ -426,3 +426,59 @@ def test_units_run_unprivileged(installed):
     assert re.search(r"ExecStartPre=\S+/rblzoned .*--check-config", main)
     admin = (prefix / "lib/systemd/system/rblzoned-admin.service").read_text()
     assert "AmbientCapabilities" not in admin and "CapabilityBoundingSet=\n" in admin
+
+
+# --- metrics and status -------------------------------------------------------------
+
+def test_metrics_and_status_show_the_service(tmp_path, pool):
+    zones = write_zones(tmp_path / "zones", ["dnsbl.test", "pbl.test", "zen.test"])
+    cli = Cli(tmp_path / "data", zones)
+    cli.ok("listing", "add", "dnsbl.test", "192.0.2.1", "--source", "trap")
+    cli.ok("listing", "add", "dnsbl.test", "192.0.2.2")
+    cli.ok("listing", "add", "dnsbl.test", "192.0.2.3", "--exclude")
+    cli.ok("listing", "add", "pbl.test", "192.0.2.0/24", "--source", "import")
+    d = pool.start(zones_dir=zones, http=True)
+    for _ in range(5):
+        query(d.port, qn("192.0.2.1", "dnsbl.test"))
+        query(d.port, qn("192.0.2.99", "dnsbl.test"))
+    # The sweeper runs at start: its lag is fresh.
+    wait_until(lambda: metric(d.http_port, "rblzone_sweeper_last_success_timestamp_seconds") > 0,
+               10, what="a finished sweep")
+    assert metric(d.http_port, "rblzone_sweeper_lag_seconds") < 10
+    assert metric(d.http_port, "rblzone_uptime_seconds") >= 0
+    assert metric(d.http_port, "rblzone_store_used_bytes") > 0
+    assert 0 <= metric(d.http_port, "rblzone_store_map_used_permille") <= 1000
+
+    url = f"http://{HOST}:{d.http_port}"
+    s = json_status(cli, "--url", url)
+    by_zone = {z["name"]: z for z in s["store"]["zones"]}
+    assert by_zone["dnsbl.test"]["listed"] == 2
+    assert by_zone["dnsbl.test"]["excluded"] == 1
+    assert by_zone["dnsbl.test"]["listed_by_source"] == {"trap": 1, "manual": 1}
+    assert by_zone["pbl.test"]["listed_by_source"] == {"import": 1}
+    assert by_zone["dnsbl.test"]["serial"] > 0
+    assert s["store"]["store_used_bytes"] > 0
+    daemon = s["daemon"]
+    assert daemon["dns_queries"] >= 10
+    assert daemon["dns_responses"]["NXDOMAIN"] >= 5
+    assert daemon["dns_responses"]["NOERROR"] >= 5
+    assert daemon["dns_latency_p99_seconds"] > 0
+    assert daemon["last_reload_ok"] is True
+
+    table = cli.ok("status", "--url", url)
+    assert re.search(r"^dnsbl\.test\s+ip\s+\d+\s+2\s+1\s+0\s+manual=1 trap=1$", table, re.M), table
+    assert re.search(r"^dns\s+\d+ queries;.* NXDOMAIN \d+", table, re.M), table
+
+    # A daemon that is not there: exit 3, the store part still shown, the reason said.
+    r = cli.run("status", "--url", "http://127.0.0.1:1")
+    assert r.returncode == 3
+    assert "dnsbl.test" in r.stdout and "cannot connect" in r.stderr
+    r = cli.run("status", "--url", "ftp://x")
+    assert r.returncode == 2 and "http://" in r.stderr
+
+
+def json_status(cli, *args):
+    import json
+    r = cli.run("status", *args, as_json=True)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)

@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -17,6 +18,7 @@
 #include "cmd/daemon_log.hpp"
 #include "cmd/daemon_reload.hpp"
 #include "cmd/sd_notify.hpp"
+#include "cmd/status_cli.hpp"
 #include "temp_dir.hpp"
 
 using namespace rblzone;
@@ -247,4 +249,25 @@ TEST_CASE("upkeep metrics show reloads and sweeper lag", "[daemon][metrics]") {
   // A clock that went back never gives a huge unsigned lag.
   CHECK(admin::render_daemon_metrics(h, 1500).find("rblzone_sweeper_lag_seconds 0\n") !=
         std::string::npos);
+}
+
+TEST_CASE("status reads Prometheus text and histogram quantiles", "[daemon][status]") {
+  const auto m = cli::parse_metrics(
+      "# HELP x y\n# TYPE x counter\nrblzone_dns_queries_total 42\n"
+      "rblzone_dns_responses_total{rcode=\"NOERROR\"} 40\n"
+      "h_bucket{le=\"0.001\"} 50\nh_bucket{le=\"0.01\"} 99\nh_bucket{le=\"+Inf\"} 100\n"
+      "garbage\nbad value\n");
+  CHECK(m.at("rblzone_dns_queries_total") == 42);
+  CHECK(m.at("rblzone_dns_responses_total{rcode=\"NOERROR\"}") == 40);
+  CHECK(m.count("bad") == 0);
+  CHECK(cli::histogram_quantile(m, "h", 0.5) == Approx(0.001));
+  CHECK(cli::histogram_quantile(m, "h", 0.99) == Approx(0.01));
+  CHECK(std::isinf(*cli::histogram_quantile(m, "h", 1.0)));
+  CHECK_FALSE(cli::histogram_quantile(m, "none", 0.5));
+}
+
+TEST_CASE("status says why a daemon cannot be read", "[daemon][status]") {
+  CHECK_THROWS_WITH(cli::http_get("http://127.0.0.1:1", "/metrics"),
+                    Catch::Contains("cannot connect to http://127.0.0.1:1"));
+  CHECK_THROWS_WITH(cli::http_get("http://[::1", "/metrics"), Catch::Contains("bad URL"));
 }
