@@ -482,3 +482,19 @@ def json_status(cli, *args):
     r = cli.run("status", *args, as_json=True)
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
+
+
+def test_grafana_dashboard_covers_every_metric(tmp_path, pool):
+    import json
+    dashboard = json.loads((SOURCE_DIR / "docs/grafana-rblzone.json").read_text())
+    exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p.get("targets", []))
+    write_zones(tmp_path / "zones")
+    d = pool.start(http=True)
+    with urllib.request.urlopen(f"http://{HOST}:{d.http_port}/metrics", timeout=5) as r:
+        families = re.findall(r"^# TYPE (\S+) ", r.read().decode(), re.M)
+    assert len(families) > 15
+    # The lifecycle's and the transfers' names, from the other parts of the daemon.
+    families += ["rblzone_listings", "rblzone_reports_total", "rblzone_delist_requests_total",
+                 "rblzone_expired_total", "rblzone_xfr_"]
+    missing = [f for f in families if f not in exprs]
+    assert not missing, f"not on the dashboard: {missing}"
