@@ -498,3 +498,91 @@ def test_grafana_dashboard_covers_every_metric(tmp_path, pool):
                  "rblzone_expired_total", "rblzone_xfr_"]
     missing = [f for f in families if f not in exprs]
     assert not missing, f"not on the dashboard: {missing}"
+
+
+def free_port53_address() -> str:
+    """A loopback address where UDP and TCP port 53 are free (as root here)."""
+    for last in range(1, 250):
+        addr = f"127.53.0.{last}"
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u, \
+                    socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                u.bind((addr, 53))
+                t.bind((addr, 53))
+            return addr
+        except OSError:
+            continue
+    raise AssertionError("no 127.53.0.x address with port 53 free")
+
+
+def test_installed_daemon_runs_as_the_unit_runs_it(installed, notify):
+    """The unit's conditions without systemd: the installed binaries and config,
+    an unprivileged user holding only CAP_NET_BIND_SERVICE, no new privileges,
+    port 53, $NOTIFY_SOCKET; the operator's CLI as the same user; dig as peer."""
+    import pwd
+    import tempfile
+    root, prefix = installed
+    nobody = pwd.getpwnam("nobody")
+    base = Path(tempfile.mkdtemp(prefix="rblzone-unit-", dir="/tmp"))
+    proc = None
+    try:
+        base.chmod(0o755)
+        shutil.copytree(prefix / "bin", base / "bin")
+        shutil.copytree(root / "etc/rblzone", base / "etc")
+        state = base / "state"  # what StateDirectory=rblzone makes: owned by the user, 0750
+        state.mkdir(mode=0o750)
+        os.chown(state, nobody.pw_uid, nobody.pw_gid)
+        addr = free_port53_address()
+        config = base / "etc/rblzoned.toml"
+        text = config.read_text()
+        text = re.sub(r'^data_dir = .*$', f'data_dir = "{state}"', text, flags=re.M)
+        text = re.sub(r'^zones_dir = .*$', f'zones_dir = "{base}/etc/zones"', text, flags=re.M)
+        text = re.sub(r'^listen = \[.*\].*$', f'listen = ["{addr}:53"]', text, flags=re.M)
+        text = re.sub(r'^listen = "127.0.0.1:8080"', 'listen = "127.0.0.1:0"', text, flags=re.M)
+        config.write_text(text)
+        as_unit = ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}",
+                   "--clear-groups", "--no-new-privs", "--inh-caps=-all,+net_bind_service",
+                   "--ambient-caps=-all,+net_bind_service",
+                   "--bounding-set=-all,+net_bind_service"]
+        rblzoned = [str(base / "bin/rblzoned"), "--config", str(config)]
+        rblzone = [str(base / "bin/rblzone"), "--config", str(config)]
+        # ExecStartPre.
+        r = subprocess.run(as_unit + rblzoned + ["--check-config"], capture_output=True, text=True,
+                           timeout=30)
+        assert r.returncode == 0, r.stderr
+        # The operator lists an address, as the service's user (docs/install.md).
+        r = subprocess.run(as_unit + rblzone + ["listing", "add", "bl.example.org", "192.0.2.9",
+                                                "--reason", "install test"],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        log = base / "rblzoned.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(as_unit + rblzoned, stdout=out, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, cwd="/")
+        ready = notify.next(timeout=15)
+        assert ready.startswith("READY=1"), ready + log.read_text()
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        uid = re.search(r"^Uid:\s+(\d+)", status, re.M).group(1)
+        cap_eff = int(re.search(r"^CapEff:\s+([0-9a-f]+)", status, re.M).group(1), 16)
+        assert int(uid) == nobody.pw_uid
+        assert cap_eff == 1 << 10, hex(cap_eff)  # CAP_NET_BIND_SERVICE only
+        dig = subprocess.run(["dig", f"@{addr}", "-p", "53", "+short", "+norec",
+                              "9.2.0.192.bl.example.org", "A"],
+                             capture_output=True, text=True, timeout=15)
+        assert dig.stdout.split() == ["127.0.0.2"], dig.stdout + dig.stderr
+        txt = subprocess.run(["dig", f"@{addr}", "+short", "+tcp", "9.2.0.192.bl.example.org",
+                              "TXT"], capture_output=True, text=True, timeout=15)
+        assert "install test" in txt.stdout
+        proc.send_signal(signal.SIGHUP)
+        assert notify.next().startswith("RELOADING=1")
+        assert notify.next().startswith("READY=1")
+        proc.send_signal(signal.SIGTERM)
+        assert notify.next() == "STOPPING=1"
+        assert proc.wait(10) == 0, log.read_text()
+        # Everything the daemon wrote belongs to the service's user.
+        assert {p.stat().st_uid for p in state.rglob("*")} == {nobody.pw_uid}
+    finally:
+        if proc and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(base, ignore_errors=True)
