@@ -1,15 +1,15 @@
 // rblzoned: the daemon. Parses arguments and config, opens the store, builds
 // the zone catalog, starts the DNS server, the HTTP admin server and the
 // sweeper, waits for signals.
-#include <spdlog/spdlog.h>
-
-#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <mutex>
 #include <thread>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
 
 #include "admin/http_server.hpp"
 #include "admin/router.hpp"

@@ -18,6 +18,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -586,3 +587,35 @@ def test_installed_daemon_runs_as_the_unit_runs_it(installed, notify):
             proc.kill()
             proc.wait()
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_logs_never_hold_tokens_or_request_bodies(tmp_path, pool):
+    write_zones(tmp_path / "zones")
+    config = tmp_path / "rblzoned.toml"
+    config.write_text('data_dir = "data"\nzones_dir = "zones"\nlog_level = "trace"\n'
+                      '[dns]\nquery_log = true\n')
+    d = pool.start(data_dir=None, zones_dir=None, defaults=True, config=config, http=True)
+    token = "rbz_SECRET_TOKEN_0123456789abcdef"
+    body = '{"subject": "192.0.2.1", "reason": "BODY_SECRET_abcdef"}'
+    paths = ["/api/v1/zones/dnsbl.test/reports", "/api/v1/zones/dnsbl.test/listings",
+             "/api/v1/tokens", "/metrics", "/nowhere"]
+    for path in paths:
+        for method in ("POST", "PUT", "GET"):
+            req = urllib.request.Request(f"http://{HOST}:{d.http_port}{path}",
+                                         data=body.encode() if method != "GET" else None,
+                                         method=method,
+                                         headers={"Authorization": f"Bearer {token}",
+                                                  "Content-Type": "application/json"})
+            try:
+                urllib.request.urlopen(req, timeout=5).read()
+            except urllib.error.HTTPError as e:
+                assert e.code < 500, f"{method} {path}: {e.code}"
+    # A malformed request too: the parser's error must not echo it.
+    with socket.create_connection((HOST, d.http_port), timeout=5) as s:
+        s.sendall(f"POST /x HTTP/1.1\r\nAuthorization: Bearer {token}\r\nContent-Length: "
+                  f"zz\r\n\r\n{body}".encode())
+        s.recv(4096)
+    query(d.port, qn("192.0.2.1", "dnsbl.test"))
+    wait_until(lambda: "query from" in d.log(), 5, what="the query log (logging is on)")
+    log = d.log()
+    assert token not in log and "SECRET" not in log, log[-2000:]
