@@ -619,3 +619,19 @@ def test_logs_never_hold_tokens_or_request_bodies(tmp_path, pool):
     wait_until(lambda: "query from" in d.log(), 5, what="the query log (logging is on)")
     log = d.log()
     assert token not in log and "SECRET" not in log, log[-2000:]
+
+
+def test_sysusers_creates_the_service_user(installed, tmp_path):
+    root, prefix = installed
+    target = tmp_path / "root"
+    shutil.copytree(prefix / "lib/sysusers.d", target / prefix.relative_to(root) / "lib/sysusers.d")
+    (target / "etc").mkdir()
+    r = subprocess.run(["systemd-sysusers", f"--root={target}"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    user = next(l for l in (target / "etc/passwd").read_text().splitlines()
+                if l.startswith("rblzone:"))
+    _, _, uid, gid, _, home, shell = user.split(":")
+    assert int(uid) < 1000, "a system user"
+    assert home == "/var/lib/rblzone" and shell.endswith("nologin"), user
+    assert any(l.startswith(f"rblzone:x:{gid}:") for l in (target / "etc/group").read_text().splitlines())
