@@ -425,6 +425,9 @@ def test_units_run_unprivileged(installed):
     assert "Type=notify" in main and "WatchdogSec=" in main
     assert "AmbientCapabilities=CAP_NET_BIND_SERVICE" in main
     assert re.search(r"ExecStartPre=\S+/rblzoned .*--check-config", main)
+    # systemctl reload checks first, then signals.
+    assert re.search(r"ExecReload=\S+/rblzoned .*--check-config\nExecReload=/bin/kill -HUP \$MAINPID",
+                     main)
     admin = (prefix / "lib/systemd/system/rblzoned-admin.service").read_text()
     assert "AmbientCapabilities" not in admin and "CapabilityBoundingSet=\n" in admin
 
