@@ -3,6 +3,7 @@
 
 #include <lmdb.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <map>
@@ -167,6 +168,50 @@ std::string render_metrics(const zoneserver::ZoneCatalog& catalog, const DnsStat
   w.family("rblzone_store_used_bytes", "gauge", "Bytes of the LMDB map in use.");
   w.sample("rblzone_store_used_bytes", "",
            (static_cast<std::uint64_t>(info.me_last_pgno) + 1) * stat.ms_psize);
+  // Per mille, as the Writer prints integers: alert well before 1000 (MDB_MAP_FULL).
+  w.family("rblzone_store_map_used_permille", "gauge", "Share of the LMDB map in use, per mille.");
+  w.sample("rblzone_store_map_used_permille", "",
+           info.me_mapsize == 0 ? 0
+                                : (static_cast<std::uint64_t>(info.me_last_pgno) + 1) *
+                                      stat.ms_psize * 1000 / info.me_mapsize);
+  return w.take();
+}
+
+std::string render_daemon_metrics(const DaemonHealth& health, std::int64_t now) {
+  constexpr auto r = std::memory_order_relaxed;
+  const auto age = [now](std::int64_t t) {
+    return t <= 0 || t > now ? std::uint64_t{0} : static_cast<std::uint64_t>(now - t);
+  };
+  Writer w;
+  w.family("rblzone_uptime_seconds", "gauge", "Seconds since the daemon started.");
+  w.sample("rblzone_uptime_seconds", "", age(health.started.load(r)));
+
+  w.family("rblzone_config_reloads_total", "counter", "Config reloads (SIGHUP), by result.");
+  w.sample("rblzone_config_reloads_total", "result=\"success\"", health.reloads_ok.load(r));
+  w.sample("rblzone_config_reloads_total", "result=\"failure\"", health.reloads_failed.load(r));
+  w.family("rblzone_config_last_reload_successful", "gauge",
+           "1 when the last reload was applied (or none was tried), 0 when it was refused.");
+  w.sample("rblzone_config_last_reload_successful", "", health.last_reload_ok.load(r) ? 1 : 0);
+  w.family("rblzone_config_last_reload_timestamp_seconds", "gauge",
+           "Unix time of the last reload attempt (0: none).");
+  w.sample("rblzone_config_last_reload_timestamp_seconds", "",
+           static_cast<std::uint64_t>(std::max<std::int64_t>(0, health.last_reload.load(r))));
+
+  const auto last_sweep = health.last_sweep.load(r);
+  w.family("rblzone_sweeper_last_success_timestamp_seconds", "gauge",
+           "Unix time the sweeper last finished a pass over every zone (0: not yet).");
+  w.sample("rblzone_sweeper_last_success_timestamp_seconds", "",
+           static_cast<std::uint64_t>(std::max<std::int64_t>(0, last_sweep)));
+  // Expired listings are already absent from DNS; the lag says how long their
+  // removal (history, journal for IXFR) may be behind.
+  w.family("rblzone_sweeper_lag_seconds", "gauge",
+           "Seconds since the sweeper last finished a pass (since start if none has).");
+  w.sample("rblzone_sweeper_lag_seconds", "",
+           age(last_sweep > 0 ? last_sweep : health.started.load(r)));
+  w.family("rblzone_sweeper_errors_total", "counter", "Sweeper passes that failed.");
+  w.sample("rblzone_sweeper_errors_total", "", health.sweep_errors.load(r));
+  w.family("rblzone_sweeper_removed_total", "counter", "Expired listings removed by the sweeper.");
+  w.sample("rblzone_sweeper_removed_total", "", health.swept.load(r));
   return w.take();
 }
 

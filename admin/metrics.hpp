@@ -22,3 +22,14 @@ std::string render_lifecycle_metrics(const zoneserver::ZoneCatalog& catalog, cor
                                      const LifecycleCounters* counters);
 
 }  // namespace rblzone::admin
+
+#include "admin/daemon_health.hpp"
+
+namespace rblzone::admin {
+
+// The daemon's upkeep: reloads (count by result, time and result of the
+// last), the sweeper (lag = seconds since its last finished pass, errors,
+// listings removed) and the uptime, at `now` (unix seconds).
+std::string render_daemon_metrics(const DaemonHealth& health, std::int64_t now);
+
+}  // namespace rblzone::admin

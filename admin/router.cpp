@@ -90,6 +90,7 @@ Response metrics(const Request& req, const RouterContext& ctx) {
   res.set(http::field::cache_control, "no-store");
   res.body() = render_metrics(*catalog, ctx.dns_stats ? ctx.dns_stats() : nullptr, *ctx.store, txn);
   res.body() += render_lifecycle_metrics(*catalog, *ctx.store, txn, ctx.policy, ctx.counters.get());
+  if (ctx.health) res.body() += render_daemon_metrics(*ctx.health, ctx.clock());
   return res;
 }
 

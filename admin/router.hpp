@@ -18,6 +18,7 @@
 
 #include "admin/rate_limit.hpp"
 #include "core/policy.hpp"
+#include "admin/daemon_health.hpp"
 #include "core/store.hpp"
 #include "zoneserver/answerer.hpp"
 #include "zoneserver/zone_catalog.hpp"
@@ -73,6 +74,8 @@ struct RouterContext {
   core::Policy* policy = nullptr;
   std::shared_ptr<Limits> limits;               // null: no limits
   std::shared_ptr<LifecycleCounters> counters;  // null: not counted
+  // The daemon's reload and sweeper figures for /metrics; null: not shown.
+  const DaemonHealth* health = nullptr;
 };
 
 // Answers one request. Never throws: a failure inside becomes a 500 JSON

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cmd/status_cli.hpp"
 #include "core/config.hpp"
 #include "core/policy.hpp"
 #include "core/tokens.hpp"
@@ -748,6 +749,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
   token_revoke->add_option("NAME", token_name)->required();
   auto* token_list =
       token_cmd->add_subcommand("list", "list tokens (names and roles, never secrets)");
+  StatusOptions status;
+  auto* status_cmd = add_status_command(app, status);
 
   try {
     app.parse(argc, argv);
@@ -779,6 +782,9 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
     }
     if (check_cmd->parsed()) return cmd_check(c, zone, subject);
     if (history_cmd->parsed()) return cmd_history(c, zone, subject, at);
+    if (status_cmd->parsed()) {
+      return run_status(status, c.config_file, c.data_dir, c.zones_dir, c.json, out, err, c.clock);
+    }
   } catch (const BadInput& e) {
     err << "rblzone: " << e.what() << "\n";
     return kExitBadInput;

@@ -14,6 +14,9 @@
 
 #include "admin/http_server.hpp"
 #include "admin/router.hpp"
+#include "cmd/daemon_log.hpp"
+#include "cmd/daemon_reload.hpp"
+#include "cmd/sd_notify.hpp"
 #include "core/config.hpp"
 #include "core/policy.hpp"
 #include "core/store.hpp"
@@ -26,8 +29,9 @@ using namespace rblzone;
 
 // Removes expired listings in batches so their history and journal entries
 // are written; the DNS path already treats them as absent to the second.
-void sweep_all(core::Store& store, const std::vector<core::ZoneConfig>& zones,
-               admin::LifecycleCounters& counters) {
+std::size_t sweep_all(core::Store& store, const std::vector<core::ZoneConfig>& zones,
+                      admin::LifecycleCounters& counters) {
+  std::size_t total = 0;
   for (const auto& z : zones) {
     if (z.kind == core::ZoneKind::combined) continue;
     for (;;) {
@@ -40,9 +44,11 @@ void sweep_all(core::Store& store, const std::vector<core::ZoneConfig>& zones,
         counters.count_expired(z.name, removed);
         spdlog::info("zone {}: {} expired listings removed", z.name, removed);
       }
+      total += removed;
       if (removed < 1000) break;
     }
   }
+  return total;
 }
 
 // Keeps reports and history within their zones' retention, a batch at a
@@ -66,44 +72,23 @@ void trim_all(core::Store& store, core::Policy& policy, const std::vector<core::
 
 int main(int argc, char** argv) {
   CLI::App app{"rblzoned: the rblzone DNSBL daemon"};
-  std::string config_file;
-  std::string data_dir;
-  std::string zones_dir;
-  std::vector<std::string> dns_listen;
-  std::optional<std::string> http_listen;
-  unsigned dns_threads = 0;
+  daemon::DaemonArgs args;
   bool check_only = false;
-  std::string log_level;
-  app.add_option("--config", config_file, "daemon config file (TOML)");
-  app.add_option("--data-dir", data_dir, "data directory (created if missing)");
-  app.add_option("--zones", zones_dir, "directory of zone files (*.toml)");
-  app.add_option("--dns-listen", dns_listen,
+  app.add_option("--config", args.config_file, "daemon config file (TOML)");
+  app.add_option("--data-dir", args.data_dir, "data directory (created if missing)");
+  app.add_option("--zones", args.zones_dir, "directory of zone files (*.toml)");
+  app.add_option("--dns-listen", args.dns_listen,
                  "DNS address ADDR:PORT (repeatable; '' turns DNS off)");
-  app.add_option("--http-listen", http_listen, "HTTP address ADDR:PORT ('' turns HTTP off)");
-  app.add_option("--dns-threads", dns_threads, "UDP worker threads (0: one per core)");
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
+  app.add_option("--http-listen", args.http_listen, "HTTP address ADDR:PORT ('' turns HTTP off)");
+  app.add_option("--dns-threads", args.dns_threads, "UDP worker threads (0: one per core)");
+  app.add_option("--log-level", args.log_level, "trace, debug, info, warn, error");
   app.add_flag("--check-config", check_only, "validate the config and zones, then exit");
   CLI11_PARSE(app, argc, argv);
 
   core::DaemonConfig cfg;
   std::vector<core::ZoneConfig> zones;
   try {
-    if (!config_file.empty()) cfg = core::load_daemon_config(config_file);
-    if (!data_dir.empty()) cfg.data_dir = data_dir;
-    if (!zones_dir.empty()) cfg.zones_dir = zones_dir;
-    if (!dns_listen.empty()) {
-      cfg.dns_listen.clear();
-      for (const auto& d : dns_listen) {
-        if (!d.empty()) cfg.dns_listen.push_back(d);
-      }
-      cfg.dns_enabled = !cfg.dns_listen.empty();
-    }
-    if (http_listen) {
-      cfg.http_listen = *http_listen;
-      cfg.http_enabled = !http_listen->empty();
-    }
-    if (dns_threads) cfg.dns_threads = dns_threads;
-    if (!log_level.empty()) cfg.log_level = log_level;
+    cfg = daemon::resolve_config(args);
     zones = core::load_zones(cfg.zones_dir);
   } catch (const std::exception& e) {
     std::cerr << "rblzoned: " << e.what() << "\n";
@@ -114,7 +99,10 @@ int main(int argc, char** argv) {
               << "\n";
     return 0;
   }
-  spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+  daemon::setup_logging(cfg.log_level, daemon::logging_to_journal());
+  const auto notifier = daemon::Notifier::from_environment();
+  admin::DaemonHealth health;
+  health.started = core::system_now();
 
   // Signals are taken by sigwait below, never by the worker threads.
   sigset_t signals;
@@ -164,6 +152,7 @@ int main(int argc, char** argv) {
       context.counters = counters;
       context.limits = std::make_shared<admin::Limits>(
           cfg.http_public_per_minute, cfg.http_delist_per_hour, cfg.http_auth_failures_per_minute);
+      context.health = &health;
       admin::HttpOptions options;
       options.listen = cfg.http_listen;
       http = std::make_unique<admin::HttpServer>(
@@ -185,9 +174,11 @@ int main(int argc, char** argv) {
             std::lock_guard lock(zones_mutex);
             return zones;
           }();
-          sweep_all(store, current, *counters);
+          health.swept.fetch_add(sweep_all(store, current, *counters), std::memory_order_relaxed);
+          health.last_sweep.store(store.now(), std::memory_order_relaxed);
           if (++rounds % 12 == 1) trim_all(store, policy, current, history_cursors);
         } catch (const std::exception& e) {
+          health.sweep_errors.fetch_add(1, std::memory_order_relaxed);
           spdlog::error("sweeper: {}", e.what());
         }
         for (int i = 0; i < 50 && running; ++i) {
@@ -196,27 +187,37 @@ int main(int argc, char** argv) {
       }
     });
 
+    daemon::Reloader reloader(args, cfg, zones, store, dns.get(), health,
+                              [&](auto next, const auto& fresh) {
+                                {
+                                  std::lock_guard lock(catalog_mutex);
+                                  http_catalog = next;
+                                }
+                                std::lock_guard lock(zones_mutex);
+                                zones = fresh;
+                              });
+    // The watchdog pings while the store can still be read.
+    daemon::WatchdogPinger watchdog(notifier, [&store] {
+      try {
+        auto txn = store.env().begin_read();
+        return true;
+      } catch (const std::exception&) {
+        return false;
+      }
+    });
+    notifier.ready("serving " + std::to_string(zones.size()) + " zones");
+
     for (;;) {
       int sig = 0;
       sigwait(&signals, &sig);
       if (sig == SIGHUP) {
-        try {
-          auto fresh = core::load_zones(cfg.zones_dir);
-          auto next = zoneserver::ZoneCatalog::build(fresh, store);
-          if (dns) dns->set_catalog(next);
-          {
-            std::lock_guard lock(catalog_mutex);
-            http_catalog = next;
-          }
-          std::lock_guard lock(zones_mutex);
-          zones = fresh;
-          spdlog::info("reloaded {} zones", zones.size());
-        } catch (const std::exception& e) {
-          spdlog::error("reload failed, keeping the running config: {}", e.what());
-        }
+        notifier.reloading();
+        const bool ok = reloader.reload();
+        notifier.ready(ok ? "reloaded" : "reload failed, running the previous config");
         continue;
       }
       spdlog::info("signal {}: stopping", sig);
+      notifier.stopping();
       break;
     }
     running = false;

@@ -239,7 +239,9 @@ DnsServer::DnsServer(core::Store& store, std::shared_ptr<const ZoneCatalog> cata
     : store_(store),
       catalog_(std::move(catalog)),
       options_(std::move(options)),
-      clock_(std::move(clock)) {}
+      clock_(std::move(clock)) {
+  query_log_.store(options_.query_log, std::memory_order_relaxed);
+}
 
 DnsServer::~DnsServer() {
   stop();
@@ -411,7 +413,7 @@ void DnsServer::udp_worker_(int fd, QueryStats& stats) {
                                   *catalog, snapshot, now, answer_options, w, &stats);
       stats.count_latency(static_cast<std::uint64_t>(monotonic_ns() - t0));
       if (outcome == Outcome::drop) continue;
-      if (options_.query_log) {
+      if (query_log_.load(std::memory_order_relaxed)) {
         spdlog::info("query from {} len {} -> {} bytes",
                      to_text(peers[static_cast<std::size_t>(i)]), len, w.size());
       }

@@ -43,6 +43,8 @@ class DnsServer {
 
   // Swaps the zone catalog; queries already running finish with the old one.
   void set_catalog(std::shared_ptr<const ZoneCatalog> catalog);
+  // Turns the per-query log line on or off (a reload may change it).
+  void set_query_log(bool on) { query_log_.store(on, std::memory_order_relaxed); }
 
   // Counters summed over all workers and the TCP listener.
   const std::vector<std::unique_ptr<QueryStats>>& stats() const { return stats_; }
@@ -56,6 +58,7 @@ class DnsServer {
   ServerOptions options_;
   core::Clock clock_;
   std::atomic<bool> running_{false};
+  std::atomic<bool> query_log_{false};
   std::vector<int> udp_fds_;
   std::vector<std::thread> threads_;
   std::vector<std::unique_ptr<QueryStats>> stats_;
