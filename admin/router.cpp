@@ -10,6 +10,7 @@
 #include <string>
 
 #include "admin/metrics.hpp"
+#include "admin/pdns_http.hpp"
 
 namespace rblzone::admin {
 namespace {
@@ -334,6 +335,7 @@ Response error_response(http::status status, std::string_view code, std::string_
 }
 
 Response handle(const Request& req, const RouterContext& ctx) {
+  if (is_pdns_target(sv(req.target()))) return handle_pdns(req, ctx);
   try {
     return route(req, ctx);
   } catch (const std::exception& e) {

@@ -15,6 +15,7 @@
 #include "admin/router.hpp"
 #include "core/config.hpp"
 #include "core/store.hpp"
+#include "zoneserver/pdns_socket.hpp"
 #include "zoneserver/server.hpp"
 #include "zoneserver/zone_catalog.hpp"
 
@@ -48,6 +49,7 @@ int main(int argc, char** argv) {
   std::string zones_dir;
   std::vector<std::string> dns_listen;
   std::optional<std::string> http_listen;
+  std::optional<std::string> pdns_socket;
   unsigned dns_threads = 0;
   bool check_only = false;
   std::string log_level;
@@ -56,6 +58,8 @@ int main(int argc, char** argv) {
   app.add_option("--zones", zones_dir, "directory of zone files (*.toml)");
   app.add_option("--dns-listen", dns_listen, "DNS address ADDR:PORT (repeatable; '' turns DNS off)");
   app.add_option("--http-listen", http_listen, "HTTP address ADDR:PORT ('' turns HTTP off)");
+  app.add_option("--pdns-socket", pdns_socket,
+                 "PowerDNS remote backend unix socket PATH ('' turns it off)");
   app.add_option("--dns-threads", dns_threads, "UDP worker threads (0: one per core)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
   app.add_flag("--check-config", check_only, "validate the config and zones, then exit");
@@ -79,6 +83,7 @@ int main(int argc, char** argv) {
       cfg.http_enabled = !http_listen->empty();
     }
     if (dns_threads) cfg.dns_threads = dns_threads;
+    if (pdns_socket) cfg.pdns_socket = *pdns_socket;
     if (!log_level.empty()) cfg.log_level = log_level;
     zones = core::load_zones(cfg.zones_dir);
   } catch (const std::exception& e) {
@@ -117,6 +122,15 @@ int main(int argc, char** argv) {
       dns = std::make_unique<zoneserver::DnsServer>(store, catalog, options);
       dns->start();
       for (const auto& b : dns->bound()) spdlog::info("DNS listening on {} (UDP and TCP)", b);
+    }
+
+    std::unique_ptr<zoneserver::PdnsSocketServer> pdns;
+    if (!cfg.pdns_socket.empty()) {
+      zoneserver::PdnsSocketOptions options;
+      options.path = cfg.pdns_socket;
+      pdns = std::make_unique<zoneserver::PdnsSocketServer>(store, catalog, options);
+      pdns->start();
+      spdlog::info("PowerDNS remote backend on unix:{}", cfg.pdns_socket.string());
     }
 
     // The catalog the HTTP router sees; swapped on SIGHUP.
@@ -168,6 +182,7 @@ int main(int argc, char** argv) {
           auto fresh = core::load_zones(cfg.zones_dir);
           auto next = zoneserver::ZoneCatalog::build(fresh, store);
           if (dns) dns->set_catalog(next);
+          if (pdns) pdns->set_catalog(next);
           {
             std::lock_guard lock(catalog_mutex);
             http_catalog = next;
@@ -187,6 +202,7 @@ int main(int argc, char** argv) {
     sweeper.join();
     if (http) http->stop();
     if (dns) dns->stop();
+    if (pdns) pdns->stop();
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     return 1;
