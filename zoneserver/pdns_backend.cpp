@@ -170,6 +170,83 @@ json lookup(const json& p, const ZoneCatalog& catalog, Snapshot& snapshot, std::
   return records.empty() ? json(false) : records;
 }
 
+// "4.3.2.1." for ::ffff:1.2.3.4.
+std::string v4_labels(const core::IpPrefix::Bytes& b) {
+  std::string out;
+  for (std::size_t i = 16; i-- > 12;) out += std::to_string(b[i]) + ".";
+  return out;
+}
+
+// The 32 reversed nibbles of an IPv6 address, each followed by a dot.
+std::string nibble_labels(const core::IpPrefix::Bytes& b) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 16; i-- > 0;) {
+    out += kHex[b[i] & 0xf];
+    out += '.';
+    out += kHex[b[i] >> 4];
+    out += '.';
+  }
+  return out;
+}
+
+// The DNS name of a single address or domain in `zone`; nullopt for what
+// DNS cannot name directly (a prefix, an exclusion, a subtree).
+std::optional<std::string> listed_name(const core::Subject& subject, const core::Listing& l,
+                                       const CatalogZone& zone) {
+  if (l.exclusion()) return std::nullopt;
+  if (const auto* d = std::get_if<core::DomainName>(&subject)) {
+    if (d->subtree) return std::nullopt;
+    return d->name + "." + zone.config.name + ".";
+  }
+  const auto& p = std::get<core::IpPrefix>(subject);
+  if (!p.is_host()) return std::nullopt;
+  return (p.is_v4() ? v4_labels(p.bytes()) : nibble_labels(p.bytes())) + zone.config.name + ".";
+}
+
+// AXFR through pdns: every record of a small zone in one reply, built from
+// lookup() of each listed name so it matches what queries get. false for a
+// zone holding prefixes, exclusions or subtrees (no finite name list) or
+// more than `max_records` records: pdns cannot carry big zones (2 MiB cap,
+// quadratic parsing), and secondaries transfer from rblzoned itself.
+json list_zone(const json& p, const ZoneCatalog& catalog, Snapshot& snapshot, std::int64_t now,
+               std::size_t max_records) {
+  const CatalogZone* z = p.contains("zonename") ? zone_at(catalog, p["zonename"]) : nullptr;
+  if (z == nullptr) return false;
+  std::vector<std::string> names = {z->config.name + "."};
+  if (z->ip_data) {
+    // The RFC 5782 test point, as an IPv4 and as an IPv6 (::ffff:127.0.0.2) name.
+    const auto test_point = core::IpPrefix::v4(0x7f000002, 32).bytes();
+    names.push_back(v4_labels(test_point) + z->config.name + ".");
+    names.push_back(nibble_labels(test_point) + z->config.name + ".");
+  }
+  if (z->domain_data) names.push_back("test." + z->config.name + ".");
+  bool nameable = true;
+  for (const auto* source : z->sources) {
+    snapshot.store().for_each(snapshot.txn(), core::ZoneRef{source->id, source->config.name},
+                              [&](const core::Subject& subject, const core::Listing& l) {
+                                if (!l.active_at(now)) return true;
+                                auto name = listed_name(subject, l, *z);
+                                if (!name) nameable = false;
+                                if (name) names.push_back(std::move(*name));
+                                return nameable && names.size() <= max_records;
+                              });
+  }
+  if (!nameable || names.size() > max_records) return false;
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  json records = json::array();
+  for (const auto& name : names) {
+    const json r = lookup(json{{"qname", name}, {"qtype", "ANY"}}, catalog, snapshot, now);
+    if (!r.is_array()) continue;
+    for (const auto& rec : r) {
+      if (rec["qtype"] != "ENT") records.push_back(rec);
+    }
+    if (records.size() > max_records) return false;
+  }
+  return records;
+}
+
 json all_domains(const ZoneCatalog& catalog, Snapshot& snapshot) {
   std::vector<const CatalogZone*> zones;
   for (const auto& z : catalog.zones()) {
@@ -182,8 +259,8 @@ json all_domains(const ZoneCatalog& catalog, Snapshot& snapshot) {
   return out;
 }
 
-json dispatch(const json& request, const ZoneCatalog& catalog, Snapshot& snapshot,
-              std::int64_t now) {
+json dispatch(const json& request, const ZoneCatalog& catalog, Snapshot& snapshot, std::int64_t now,
+              const BackendOptions& options) {
   if (!request.is_object() || !request.contains("method") || !request["method"].is_string()) {
     return failure("a request is {\"method\": NAME, \"parameters\": {...}}");
   }
@@ -202,8 +279,13 @@ json dispatch(const json& request, const ZoneCatalog& catalog, Snapshot& snapsho
   if (method == "getAllDomainMetadata") return result(json::object());
   if (method == "getDomainMetadata") return result(json::array());
   if (method == "list") {
-    return failure(
-        "list (AXFR through pdns) is not offered: transfer from rblzoned's own AXFR/IXFR");
+    json records = list_zone(p, catalog, snapshot, now, options.list_max_records);
+    if (records == false) {
+      return failure(
+          "list: zone not ours, or too big or holding ranges for AXFR through pdns; "
+          "transfer from rblzoned's own AXFR/IXFR");
+    }
+    return result(std::move(records));
   }
   return result(false);  // writes, DNSSEC, TSIG, searches: not ours to do
 }
@@ -216,7 +298,7 @@ bool zone_offered(const CatalogZone& zone) {
 }
 
 json handle(const json& request, const ZoneCatalog& catalog, Snapshot& snapshot, std::int64_t now,
-            const BackendOptions& /*options*/) {
+            const BackendOptions& options) {
   struct Reset {
     Snapshot& s;
     ~Reset() { s.reset(); }
@@ -224,7 +306,7 @@ json handle(const json& request, const ZoneCatalog& catalog, Snapshot& snapshot,
   const bool readable = snapshot.renew();
   try {
     if (!readable) throw StoreUnreadable{};
-    return dispatch(request, catalog, snapshot, now);
+    return dispatch(request, catalog, snapshot, now, options);
   } catch (const StoreUnreadable&) {
     // No "result": pdns answers SERVFAIL and reconnects, never "not listed".
     return json{{"log", json::array({"rblzone: the store cannot be read"})}};

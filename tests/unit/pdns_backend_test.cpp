@@ -3,6 +3,7 @@
 // checked against what answer() says natively for the same name.
 #include "zoneserver/pdns_backend.hpp"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <memory>
 #include <string>
@@ -356,6 +357,61 @@ TEST_CASE("pdns: initialize, metadata, and false for everything else", "[pdns]")
   }
   CHECK(w.call(json::array())["result"] == false);
   CHECK(w.call({{"method", 7}})["result"] == false);
+}
+
+TEST_CASE("pdns list: a small zone of names in one reply, else false", "[pdns]") {
+  const auto world = standard();
+  World& w = *world;
+  auto list = [&](const std::string& zone_name, std::int64_t now = kNow) {
+    return w.call({{"method", "list"},
+                   {"parameters",
+                    {{"domain_id", w.id(zone_name)},
+                     {"include_disabled", false},
+                     {"zonename", zone_name + "."}}}},
+                  now);
+  };
+  const json r = list("dbl.test")["result"];
+  REQUIRE(r.is_array());
+  std::vector<std::string> got;
+  for (const auto& rec : r) {
+    CHECK(rec["domain_id"] == w.id("dbl.test"));
+    got.push_back(rec["qname"].get<std::string>() + " " + rec["qtype"].get<std::string>() + " " +
+                  rec["content"].get<std::string>().substr(0, 9));
+  }
+  std::sort(got.begin(), got.end());
+  CHECK(got == std::vector<std::string>{
+                   "bad.example.dbl.test. A 127.0.0.2",
+                   "bad.example.dbl.test. TXT \"Listed: ",
+                   "dbl.test. NS ns1.dbl.t",
+                   "dbl.test. SOA ns1.dbl.t",
+                   "test.dbl.test. A 127.0.0.2",
+                   "test.dbl.test. TXT \"Listed: ",
+               });
+  // Ranges and exclusions have no finite list of names; pdns then aborts the AXFR.
+  CHECK(list("dnsbl.test")["result"] == false);
+  CHECK(list("private.test")["result"] == false);
+  // A zone of single addresses: its names, the test points, and expiry applies.
+  World single({zone("one.test")});
+  single.list("one.test", "192.0.2.9", listing({0x7f000003}, "x", kNow + 5));
+  single.list("one.test", "2001:db8::9", listing({0x7f000003}, "y"));
+  auto names = [&](std::int64_t now) {
+    std::vector<std::string> out;
+    const json res = single.call({{"method", "list"}, {"parameters", {{"zonename", "one.test."}}}},
+                                 now)["result"];
+    for (const auto& rec : res) {
+      if (rec["qtype"] == "A") out.push_back(rec["qname"]);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  const std::string v6 = v6name("2001:db8::9", "one.test.");
+  const std::string v6_test = v6name("::ffff:127.0.0.2", "one.test.");
+  std::vector<std::string> before = {"2.0.0.127.one.test.", "9.2.0.192.one.test.", v6, v6_test};
+  std::vector<std::string> after = {"2.0.0.127.one.test.", v6, v6_test};
+  std::sort(before.begin(), before.end());
+  std::sort(after.begin(), after.end());
+  CHECK(names(kNow) == before);
+  CHECK(names(kNow + 5) == after);
 }
 
 TEST_CASE("pdns handle_text: one JSON object in, one out; garbage gets false", "[pdns]") {
