@@ -49,9 +49,11 @@ free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("12
   >/dev/null
 
 DNS_PORT=$(free_port) HTTP_PORT=$(free_port)
+RBLZONED_PID=""
 "$RBLZONED" --data-dir "$DATA/store" --zones "$DATA/zones" --dns-listen "127.0.0.1:$DNS_PORT" \
   --http-listen "127.0.0.1:$HTTP_PORT" --dns-threads 1 --pdns-socket "$OUT/pdns.sock" \
   >"$OUT/rblzoned.log" 2>&1 &
+RBLZONED_PID=$!
 pids+=($!)
 for _ in $(seq 100); do
   dig @127.0.0.1 -p "$DNS_PORT" +short bl.bench SOA >/dev/null 2>&1 && break; sleep 0.1
@@ -76,13 +78,30 @@ start_pdns() {  # $1 connection string, $2 nocache|cache
 }
 stop_pdns() { kill "$PDNS_PID"; wait "$PDNS_PID" 2>/dev/null || true; }
 
-measure() {  # $1 label, $2 port -> appends "label qps" to runs.tsv
-  local log="$OUT/dnsperf-$1-$run.txt"
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# $1 label, $2 port: appends "label run qps lost rblzoned-CPU-s pdns-CPU-s
+# backend-lookups-per-query" to runs.tsv.
+measure() {
+  local log="$OUT/dnsperf-$1-$run.txt" r0 p0=0 b0=0 r1 p1=0 b1=0
+  r0=$(cpu_ticks "$RBLZONED_PID")
+  if [ -n "$PDNS_PID" ]; then
+    p0=$(cpu_ticks "$PDNS_PID"); b0=$(pdns_control --socket-dir="$OUT/ctl" show backend-queries)
+  fi
   dnsperf -s 127.0.0.1 -p "$2" -d "$DATA/queries.txt" -l "$SECONDS_PER" -c "$CLIENTS" -t 5 >"$log" 2>&1
-  local qps lost
+  r1=$(cpu_ticks "$RBLZONED_PID")
+  if [ -n "$PDNS_PID" ]; then
+    p1=$(cpu_ticks "$PDNS_PID"); b1=$(pdns_control --socket-dir="$OUT/ctl" show backend-queries)
+  fi
+  local qps lost done hz
   qps=$(awk '/Queries per second:/ {print $4}' "$log")
   lost=$(awk '/Queries lost:/ {print $3}' "$log")
-  printf '%s\t%s\t%s\t%s\n' "$1" "$run" "$qps" "$lost" >>"$OUT/runs.tsv"
+  done=$(awk '/Queries completed:/ {print $3}' "$log")
+  hz=$(getconf CLK_TCK)
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$run" "$qps" "$lost" \
+    "$(awk -v a="$r0" -v b="$r1" -v h="$hz" 'BEGIN {printf "%.2f", (b - a) / h}')" \
+    "$(awk -v a="$p0" -v b="$p1" -v h="$hz" 'BEGIN {printf "%.2f", (b - a) / h}')" \
+    "$(awk -v a="$b0" -v b="$b1" -v n="$done" 'BEGIN {printf "%.1f", (b - a) / n}')" >>"$OUT/runs.tsv"
   echo "$1 run $run: $qps qps, lost $lost" >&2
 }
 
@@ -97,23 +116,30 @@ for run in $(seq "$RUNS"); do
     start_pdns "$cs" "$mode"
     measure "pdns-$label" "$PDNS_PORT"
     stop_pdns
+    PDNS_PID=""
   done
 done
 
 /usr/bin/python3 - "$OUT/runs.tsv" <<'PY' | tee "$OUT/results.md"
 import statistics, sys
 rows = [l.split("\t") for l in open(sys.argv[1]).read().splitlines()]
-order, qps, lost = [], {}, {}
-for label, run, q, l in rows:
+order, qps, lost, rcpu, pcpu, calls = [], {}, {}, {}, {}, {}
+for label, run, q, l, r, p, c in rows:
     if label not in qps:
-        order.append(label); qps[label] = []; lost[label] = []
+        order.append(label)
+        for d in (qps, lost, rcpu, pcpu, calls):
+            d[label] = []
     qps[label].append(float(q)); lost[label].append(l)
+    rcpu[label].append(float(r)); pcpu[label].append(float(p)); calls[label].append(float(c))
 native = statistics.median(qps["native"])
-print("| server | median qps | runs | vs native | lost (per run) |")
-print("|---|---:|---|---:|---|")
+print("| server | median qps | runs | vs native | rblzoned CPU-s | pdns CPU-s | backend lookups/query | lost |")
+print("|---|---:|---|---:|---:|---:|---:|---|")
 for label in order:
     m = statistics.median(qps[label])
     runs = ", ".join(f"{x:.0f}" for x in qps[label])
-    print(f"| {label} | {m:.0f} | {runs} | {m / native * 100:.1f}% | {', '.join(lost[label])} |")
+    med = lambda d: statistics.median(d[label])
+    per = f"{med(calls):.1f}" if label != "native" else "-"
+    print(f"| {label} | {m:.0f} | {runs} | {m / native * 100:.1f}% | {med(rcpu):.1f} | "
+          f"{med(pcpu):.1f} | {per} | {', '.join(lost[label])} |")
 PY
 echo "results: $OUT" >&2
