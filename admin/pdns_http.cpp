@@ -151,8 +151,12 @@ Response handle_pdns(const Request& req, const RouterContext& ctx) {
     if (const auto* why = std::get_if<std::string>(&request)) return reply(req, failure(*why));
     const auto catalog = ctx.catalog();
     zoneserver::Snapshot snapshot(*ctx.store);
-    return reply(
-        req, zoneserver::pdns::handle(std::get<json>(request), *catalog, snapshot, ctx.clock()));
+    // No `list` over HTTP: whoever reaches the admin port would get whole
+    // zones, which DNS never gives out. AXFR through pdns needs the socket.
+    zoneserver::pdns::BackendOptions options;
+    options.list_max_records = 0;
+    return reply(req, zoneserver::pdns::handle(std::get<json>(request), *catalog, snapshot,
+                                               ctx.clock(), options));
   } catch (const std::exception& e) {
     return reply(req, failure(e.what()));
   }

@@ -212,7 +212,7 @@ std::optional<std::string> listed_name(const core::Subject& subject, const core:
 json list_zone(const json& p, const ZoneCatalog& catalog, Snapshot& snapshot, std::int64_t now,
                std::size_t max_records) {
   const CatalogZone* z = p.contains("zonename") ? zone_at(catalog, p["zonename"]) : nullptr;
-  if (z == nullptr) return false;
+  if (z == nullptr || max_records == 0) return false;
   std::vector<std::string> names = {z->config.name + "."};
   if (z->ip_data) {
     // The RFC 5782 test point, as an IPv4 and as an IPv6 (::ffff:127.0.0.2) name.

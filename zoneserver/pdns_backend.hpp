@@ -17,6 +17,7 @@ namespace rblzone::zoneserver::pdns {
 struct BackendOptions {
   // `list` (AXFR through pdns) answers only zones with at most this many
   // records; bigger zones get false (transfer from rblzoned's own AXFR).
+  // 0: `list` always answers false.
   std::size_t list_max_records = 2000;
 };
 

@@ -109,13 +109,25 @@ def dig(port: int, name: str, qtype: str, tcp: bool = False) -> dict:
             "answer": sorted(sections["ANSWER"]), "authority": sorted(sections["AUTHORITY"])}
 
 
+def same_as_native(native_port: int, pdns_port: int, name: str, qtype: str, tcp: bool = False):
+    """pdns's answer must equal rblzoned's. The native server is asked before
+    and after pdns: the sweeper may bump the zone's serial (in the SOA of
+    negative answers) between two queries, so pdns must equal one of the two."""
+    before = dig(native_port, name, qtype, tcp)
+    served = dig(pdns_port, name, qtype, tcp)
+    after = dig(native_port, name, qtype, tcp) if served != before else before
+    assert served in (before, after), f"{name} {qtype}: pdns {served} native {before} / {after}"
+    return before
+
+
 # --- pdns_server -------------------------------------------------------------------
 
 class Pdns:
     """pdns_server in the foreground with its own socket dir, no config file,
     caches off, the remote backend on `connection`."""
 
-    def __init__(self, workdir: Path, connection: str):
+    def __init__(self, workdir: Path, connection: str, connector: str = ""):
+        self.connector = connector
         self.dir = Path(workdir)
         (self.dir / "ctl").mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -200,7 +212,7 @@ def backend(tmp_path_factory):
 def pdns(request, backend, tmp_path_factory):
     d, cli, _ = backend
     connection = CONNECTORS[request.param].format(sock=d.socket_path, http=f"{HOST}:{d.http_port}")
-    p = Pdns(tmp_path_factory.mktemp(f"pdns-{request.param}"), connection)
+    p = Pdns(tmp_path_factory.mktemp(f"pdns-{request.param}"), connection, request.param)
     try:
         yield p.start()
     finally:
@@ -217,20 +229,16 @@ def pdns(request, backend, tmp_path_factory):
 def test_pdns_answers_as_the_native_server(pdns, backend, qtype):
     d, _, _ = backend
     for name in SAMPLE:
-        native = dig(d.port, name, qtype)
-        served = dig(pdns.port, name, qtype)
-        assert served == native, f"{name} {qtype}"
-        assert native["aa"]
+        assert same_as_native(d.port, pdns.port, name, qtype)["aa"]
 
 
 def test_pdns_any_over_tcp_and_the_apex(pdns, backend):
     d, _, _ = backend
     for name in SAMPLE[:4]:
-        assert dig(pdns.port, name, "ANY", tcp=True) == dig(d.port, name, "ANY", tcp=True), name
+        same_as_native(d.port, pdns.port, name, "ANY", tcp=True)
     for apex in APEXES:
         for qtype in ("SOA", "NS", "A", "MX"):
-            native = dig(d.port, apex, qtype)
-            assert dig(pdns.port, apex, qtype) == native, f"{apex} {qtype}"
+            same_as_native(d.port, pdns.port, apex, qtype)
         assert dig(d.port, apex, "SOA")["answer"], apex
 
 
@@ -275,9 +283,13 @@ def axfr(port: int, zone: str) -> list[tuple]:
 
 def test_pdns_axfr_of_a_small_zone_of_single_names(pdns, backend):
     """pbl.test holds one address: pdns transfers it (SOA first and last), and
-    every A and TXT in the transfer is what a query gets natively."""
+    every A and TXT in the transfer is what a query gets natively. Over the
+    unix socket only: the HTTP connector never lists a zone."""
     d, _, _ = backend
     records = axfr(pdns.port, "pbl.test")
+    if pdns.connector != "unix":
+        assert not [r for r in records if r[3] in ("A", "TXT")]
+        return
     assert records, "no transfer"
     assert records[0][3] == "SOA" and records[-1][3] == "SOA"
     body = records[1:-1]
