@@ -1,8 +1,8 @@
 // The PowerDNS remote-backend methods. Record data comes from lookup_name(),
 // the step the native answerer takes, so pdns serves the same codes, TXT,
 // NXDOMAIN/NODATA and expiry as rblzoned's own DNS. The protocol as pdns
-// 4.7.3 speaks it: /work/shared/reference/powerdns-remote-backend.md, and
-// docs/powerdns.md for operators.
+// 4.7.3 speaks it (which differs from the online docs in places):
+// docs/powerdns.md.
 #include "zoneserver/pdns_backend.hpp"
 
 #include <algorithm>

@@ -414,3 +414,32 @@ def test_socket_framing_split_writes_idle_and_garbage(backend):
         time.sleep(1.5)
         assert converse(s, {"method": "initialize", "parameters": {}}) == {"result": True}
     assert d.running()
+
+
+def test_new_zone_after_sighup_and_rediscover(tmp_path):
+    """docs/powerdns.md step 6: a zone added while both run (zone file, SIGHUP
+    to rblzoned) is REFUSED by pdns until `pdns_control rediscover`, then
+    served."""
+    cli = Cli(tmp_path / "data", write_zones(tmp_path / "zones", names=["dnsbl.test"]))
+    pool = DaemonPool(tmp_path)
+    d = BackendDaemon(tmp_path, cli.data_dir, cli.zones_dir, socket_path=tmp_path / "pdns.sock")
+    pool.daemons.append(d)
+    p = None
+    try:
+        d.start()
+        p = Pdns(tmp_path / "pdns", CONNECTORS["unix"].format(sock=d.socket_path, http=""),
+                 "unix").start()
+        name = qn("127.0.0.2", "new.test")
+        assert dig(p.port, name, "A")["status"] == "REFUSED"
+        (cli.zones_dir / "new.test.toml").write_text('name = "new.test"\nkind = "ip"\n')
+        d.signal(signal.SIGHUP)
+        wait_until(lambda: "reloaded 2 zones" in d.log(), 10.0, what="reload")
+        assert dig(p.port, name, "A")["status"] == "REFUSED"  # pdns's zone cache
+        assert p.control("rediscover") == "Ok"
+        r = wait_until(lambda: (lambda m: m if m["status"] == "NOERROR" else None)(
+            dig(p.port, name, "A")), 5.0, what="the new zone served")
+        assert [a[4] for a in r["answer"]] == ["127.0.0.2"]
+    finally:
+        if p:
+            p.stop()
+        pool.close()
