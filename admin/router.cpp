@@ -11,6 +11,7 @@
 
 #include "admin/api.hpp"
 #include "admin/metrics.hpp"
+#include "admin/pdns_http.hpp"
 
 namespace rblzone::admin {
 namespace {
@@ -338,6 +339,7 @@ std::uint64_t LifecycleCounters::auth_failures() const {
 }
 
 Response handle(const Request& req, const RouterContext& ctx, std::string_view peer) {
+  if (is_pdns_target(sv(req.target()))) return handle_pdns(req, ctx);
   try {
     return route(req, ctx, peer);
   } catch (const std::exception& e) {

@@ -26,6 +26,7 @@ core::DaemonConfig resolve_config(const DaemonArgs& args) {
     cfg.http_enabled = !args.http_listen->empty();
   }
   if (args.dns_threads) cfg.dns_threads = args.dns_threads;
+  if (args.pdns_socket) cfg.pdns_socket = *args.pdns_socket;
   if (!args.log_level.empty()) cfg.log_level = args.log_level;
   return cfg;
 }
@@ -46,6 +47,7 @@ ConfigChanges compare_config(const core::DaemonConfig& running, const core::Daem
   restart(running.dns_enabled != next.dns_enabled, "dns.enabled");
   restart(running.dns_listen != next.dns_listen, "dns.listen");
   restart(running.dns_threads != next.dns_threads, "dns.threads");
+  restart(running.pdns_socket != next.pdns_socket, "pdns.socket");
   restart(running.edns_udp_size != next.edns_udp_size, "dns.edns_udp_size");
   restart(running.tcp_max_connections != next.tcp_max_connections, "dns.tcp_max_connections");
   restart(running.tcp_idle_timeout_ms != next.tcp_idle_timeout_ms, "dns.tcp_idle_timeout");

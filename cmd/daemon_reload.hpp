@@ -25,6 +25,7 @@ struct DaemonArgs {
   std::string zones_dir;
   std::vector<std::string> dns_listen;  // "" entries: DNS off
   std::optional<std::string> http_listen;
+  std::optional<std::string> pdns_socket;  // "": off
   unsigned dns_threads = 0;
   std::string log_level;
 };

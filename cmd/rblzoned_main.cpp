@@ -20,6 +20,7 @@
 #include "core/config.hpp"
 #include "core/policy.hpp"
 #include "core/store.hpp"
+#include "zoneserver/pdns_socket.hpp"
 #include "zoneserver/server.hpp"
 #include "zoneserver/zone_catalog.hpp"
 
@@ -80,6 +81,8 @@ int main(int argc, char** argv) {
   app.add_option("--dns-listen", args.dns_listen,
                  "DNS address ADDR:PORT (repeatable; '' turns DNS off)");
   app.add_option("--http-listen", args.http_listen, "HTTP address ADDR:PORT ('' turns HTTP off)");
+  app.add_option("--pdns-socket", args.pdns_socket,
+                 "PowerDNS remote backend unix socket PATH ('' turns it off)");
   app.add_option("--dns-threads", args.dns_threads, "UDP worker threads (0: one per core)");
   app.add_option("--log-level", args.log_level, "trace, debug, info, warn, error");
   app.add_flag("--check-config", check_only, "validate the config and zones, then exit");
@@ -131,6 +134,14 @@ int main(int argc, char** argv) {
       for (const auto& b : dns->bound()) spdlog::info("DNS listening on {} (UDP and TCP)", b);
     }
 
+    std::unique_ptr<zoneserver::PdnsSocketServer> pdns;
+    if (!cfg.pdns_socket.empty()) {
+      zoneserver::PdnsSocketOptions options;
+      options.path = cfg.pdns_socket;
+      pdns = std::make_unique<zoneserver::PdnsSocketServer>(store, catalog, options);
+      pdns->start();
+      spdlog::info("PowerDNS remote backend on unix:{}", cfg.pdns_socket.string());
+    }
     core::Policy policy(store);
     auto counters = std::make_shared<admin::LifecycleCounters>();
 
@@ -189,6 +200,7 @@ int main(int argc, char** argv) {
 
     daemon::Reloader reloader(args, cfg, zones, store, dns.get(), health,
                               [&](auto next, const auto& fresh) {
+                                if (pdns) pdns->set_catalog(next);
                                 {
                                   std::lock_guard lock(catalog_mutex);
                                   http_catalog = next;
@@ -224,6 +236,7 @@ int main(int argc, char** argv) {
     sweeper.join();
     if (http) http->stop();
     if (dns) dns->stop();
+    if (pdns) pdns->stop();
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     return 1;

@@ -789,7 +789,7 @@ DaemonConfig parse_daemon_config(std::string_view toml_text, const std::filesyst
   const std::string name = file.string();
   const toml::table root = parse_toml(toml_text, name);
   const Section top(name, root, "");
-  top.allow_only({"data_dir", "zones_dir", "log_level", "dns", "http"});
+  top.allow_only({"data_dir", "zones_dir", "log_level", "dns", "http", "pdns"});
 
   DaemonConfig d;
   d.file = file;
@@ -853,6 +853,12 @@ DaemonConfig parse_daemon_config(std::string_view toml_text, const std::filesyst
         http->fail_value("listen", *http->find("listen"), std::string(kListen) + ", or \"\" (off)");
       }
       d.http_listen = *v;
+    }
+  }
+  if (const auto pdns = top.get_table("pdns")) {
+    pdns->allow_only({"socket"});
+    if (const auto v = pdns->get_string("socket", "a socket path, or \"\" (off)")) {
+      d.pdns_socket = v->empty() ? std::filesystem::path() : resolve(file.parent_path(), *v);
     }
   }
   return d;

@@ -114,6 +114,8 @@ struct DaemonConfig {
   unsigned tcp_idle_timeout_ms = 10000;
   std::string log_level = "info";  // trace, debug, info, warn, error
   bool query_log = false;
+  // The PowerDNS remote backend's unix socket (docs/powerdns.md); empty: off.
+  std::filesystem::path pdns_socket;
 };
 
 // Parses a duration: a decimal integer and one unit, "500ms", "90s", "15m",

@@ -293,6 +293,23 @@ Verdict lookup_domain(Snapshot& snap, const CatalogZone& zone, const wire::Name&
   return Verdict::nxdomain;
 }
 
+// The name's `rel` labels left of the apex (an access key already removed):
+// listed, an empty non-terminal (nodata), or nothing. Shared by answer() and
+// lookup_name().
+Verdict classify(Snapshot& snap, const CatalogZone& zone, const wire::Name& qname, std::size_t rel,
+                 std::int64_t now, Found& found) {
+  if (rel == 0) return Verdict::nodata;
+  try {
+    if (zone.ip_data) {
+      const IpName n = decode_ip(qname, rel);
+      if (n.v4 || n.v6 || !zone.domain_data) return lookup_ip(snap, zone, n, now, found);
+    }
+    return lookup_domain(snap, zone, qname, rel, now, found);
+  } catch (const core::StoreError&) {
+    return Verdict::servfail;
+  }
+}
+
 // --- access control ----------------------------------------------------------
 
 bool client_allowed(const core::AccessConfig& a, const IpPrefix::Bytes& addr) {
@@ -563,23 +580,7 @@ Outcome answer(const std::uint8_t* query, std::size_t size, const Client& client
   }
 
   Found found;
-  Verdict verdict = Verdict::nodata;
-  try {
-    if (rel > 0) {
-      if (zone->ip_data) {
-        const IpName n = decode_ip(q.qname, rel);
-        if (n.v4 || n.v6 || !zone->domain_data) {
-          verdict = lookup_ip(snapshot, *zone, n, now, found);
-        } else {
-          verdict = lookup_domain(snapshot, *zone, q.qname, rel, now, found);
-        }
-      } else {
-        verdict = lookup_domain(snapshot, *zone, q.qname, rel, now, found);
-      }
-    }
-  } catch (const core::StoreError&) {
-    verdict = Verdict::servfail;
-  }
+  const Verdict verdict = classify(snapshot, *zone, q.qname, rel, now, found);
   if (verdict == Verdict::servfail) return count(error_reply(r, wire::rcode::SERVFAIL, true));
 
   const bool test_point = verdict == Verdict::listed && found.test_point;
@@ -627,6 +628,30 @@ Outcome answer(const std::uint8_t* query, std::size_t size, const Client& client
   }
   finish(r, true);
   return count(Outcome::answer);
+}
+
+NameAnswer lookup_name(const wire::Name& qname, std::size_t rel, const CatalogZone& zone,
+                       Snapshot& snapshot, std::int64_t now) {
+  NameAnswer a;
+  Found found;
+  switch (classify(snapshot, zone, qname, rel, now, found)) {
+    case Verdict::listed:
+      a.kind = NameAnswer::Kind::listed;
+      break;
+    case Verdict::nodata:
+      a.kind = NameAnswer::Kind::empty;
+      return a;
+    case Verdict::nxdomain:
+      a.kind = NameAnswer::Kind::nxdomain;
+      return a;
+    case Verdict::servfail:
+      a.kind = NameAnswer::Kind::servfail;
+      return a;
+  }
+  a.ncodes = found.ncodes;
+  std::copy(found.codes, found.codes + found.ncodes, a.codes);
+  a.txt_size = expand_txt(zone, found, a.txt);
+  return a;
 }
 
 }  // namespace rblzone::zoneserver

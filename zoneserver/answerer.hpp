@@ -78,4 +78,27 @@ Outcome answer(const std::uint8_t* query, std::size_t size, const Client& client
                const ZoneCatalog& catalog, Snapshot& snapshot, std::int64_t now,
                const AnswerOptions& options, wire::Writer& out, QueryStats* stats);
 
+// What one name of a zone holds: the step answer() takes after access
+// control, for callers that build their own records (the PowerDNS backend).
+struct NameAnswer {
+  enum class Kind {
+    listed,    // codes (the A records) and txt (the TXT record)
+    empty,     // exists with no records: the apex, or an empty non-terminal
+    nxdomain,  // does not exist
+    servfail,  // the store could not be read: never "not listed"
+  };
+  Kind kind = Kind::nxdomain;
+  std::uint32_t codes[16] = {};  // host order
+  std::size_t ncodes = 0;
+  char txt[255] = {};  // printable, not quoted
+  std::size_t txt_size = 0;
+};
+
+// `rel` is the number of labels of `qname` left of `zone`'s apex, an access
+// key label already removed (0: the apex itself). Allocation-free; `now` is
+// unix seconds (a listing expiring at or before it is absent). The snapshot
+// must be valid.
+NameAnswer lookup_name(const wire::Name& qname, std::size_t rel, const CatalogZone& zone,
+                       Snapshot& snapshot, std::int64_t now);
+
 }  // namespace rblzone::zoneserver

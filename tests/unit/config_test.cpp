@@ -620,4 +620,19 @@ TEST_CASE("load_zones checks zones together", "[config]") {
   }
 }
 
+TEST_CASE("the PowerDNS backend socket: off by default, relative to the daemon file", "[config]") {
+  CHECK(parse_daemon_config("", "/etc/rblzone/rblzoned.toml").pdns_socket.empty());
+  CHECK(
+      parse_daemon_config("[pdns]\nsocket = \"/run/rblzone/pdns.sock\"\n", "x.toml").pdns_socket ==
+      "/run/rblzone/pdns.sock");
+  CHECK(parse_daemon_config("[pdns]\nsocket = \"pdns.sock\"\n", "/etc/rblzone/rblzoned.toml")
+            .pdns_socket == "/etc/rblzone/pdns.sock");
+  CHECK(parse_daemon_config("[pdns]\nsocket = \"\"\n", "x.toml").pdns_socket.empty());
+  CHECK_THAT(
+      daemon_error("[pdns]\nsocket = 1\n"),
+      Catch::StartsWith("rblzoned.toml:2: pdns.socket: a socket path, or \"\" (off), got 1"));
+  CHECK_THAT(daemon_error("[pdns]\npath = \"x\"\n"),
+             Catch::StartsWith("rblzoned.toml:2: pdns.path: unknown key (allowed here: socket"));
+}
+
 }  // namespace rblzone::core
