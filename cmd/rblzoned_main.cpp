@@ -1,6 +1,9 @@
 // rblzoned: the daemon. Parses arguments and config, opens the store, builds
 // the zone catalog, starts the DNS server, the HTTP admin server and the
 // sweeper, waits for signals.
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -8,13 +11,11 @@
 #include <mutex>
 #include <thread>
 
-#include <CLI/CLI.hpp>
-#include <spdlog/spdlog.h>
-
 #include "admin/http_server.hpp"
 #include "admin/router.hpp"
 #include "core/config.hpp"
 #include "core/store.hpp"
+#include "zoneserver/notify.hpp"
 #include "zoneserver/server.hpp"
 #include "zoneserver/zone_catalog.hpp"
 
@@ -54,7 +55,8 @@ int main(int argc, char** argv) {
   app.add_option("--config", config_file, "daemon config file (TOML)");
   app.add_option("--data-dir", data_dir, "data directory (created if missing)");
   app.add_option("--zones", zones_dir, "directory of zone files (*.toml)");
-  app.add_option("--dns-listen", dns_listen, "DNS address ADDR:PORT (repeatable; '' turns DNS off)");
+  app.add_option("--dns-listen", dns_listen,
+                 "DNS address ADDR:PORT (repeatable; '' turns DNS off)");
   app.add_option("--http-listen", http_listen, "HTTP address ADDR:PORT ('' turns HTTP off)");
   app.add_option("--dns-threads", dns_threads, "UDP worker threads (0: one per core)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
@@ -141,6 +143,13 @@ int main(int argc, char** argv) {
       spdlog::info("HTTP listening on {}", http->bound());
     }
 
+    // NOTIFY to the secondaries of zones that name some (docs/scale-out.md).
+    zoneserver::Notifier notifier(store, [&] {
+      std::lock_guard lock(catalog_mutex);
+      return http_catalog;
+    });
+    if (cfg.dns_enabled) notifier.start();
+
     std::atomic<bool> running{true};
     std::mutex zones_mutex;
     std::thread sweeper([&] {
@@ -185,6 +194,7 @@ int main(int argc, char** argv) {
     }
     running = false;
     sweeper.join();
+    notifier.stop();
     if (http) http->stop();
     if (dns) dns->stop();
   } catch (const std::exception& e) {

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -44,6 +46,11 @@ class DnsServer {
   // Swaps the zone catalog; queries already running finish with the old one.
   void set_catalog(std::shared_ptr<const ZoneCatalog> catalog);
 
+  // Serves an AXFR/IXFR on its own thread with a blocking socket `fd`
+  // (which it closes), so a long transfer never stalls the TCP listener.
+  // stop() waits for running transfers to end. Called by the TCP sessions.
+  void start_transfer(int fd, std::vector<std::uint8_t> query, const Client& client);
+
   // Counters summed over all workers and the TCP listener.
   const std::vector<std::unique_ptr<QueryStats>>& stats() const { return stats_; }
 
@@ -61,6 +68,9 @@ class DnsServer {
   std::vector<std::unique_ptr<QueryStats>> stats_;
   std::vector<std::string> bound_;
   std::unique_ptr<Tcp> tcp_;
+  std::mutex transfers_mutex_;
+  std::condition_variable transfers_done_;
+  unsigned transfers_ = 0;  // running transfer threads, guarded by transfers_mutex_
 };
 
 }  // namespace rblzone::zoneserver

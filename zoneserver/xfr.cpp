@@ -1,0 +1,177 @@
+// AXFR and IXFR response streams (see xfr.hpp).
+#include "zoneserver/xfr.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#include "zoneserver/zone_content.hpp"
+
+namespace rblzone::zoneserver {
+namespace {
+
+// Messages are cut at this size; 64 KiB is the protocol's limit, a smaller
+// message lets the secondary start parsing sooner.
+constexpr std::size_t kMessageTarget = 32 * 1024;
+constexpr std::size_t kMessageMax = 65535;
+
+bool allowed(const core::TransferConfig& t, const core::IpPrefix::Bytes& addr) {
+  return std::any_of(t.allow.begin(), t.allow.end(),
+                     [&](const core::IpPrefix& p) { return p.contains(addr); });
+}
+
+// Reads the SOA serial from an IXFR query's authority section.
+std::optional<std::uint32_t> ixfr_serial(const std::uint8_t* data, std::size_t size,
+                                         const wire::Query& q) {
+  wire::Reader r(data, size);
+  r.seek(6);
+  const std::uint16_t ancount = r.u16();
+  const std::uint16_t nscount = r.u16();
+  if (ancount != 0 || nscount < 1) return std::nullopt;
+  r.seek(q.question_end);
+  wire::Name owner;
+  if (!wire::read_name(r, owner)) return std::nullopt;
+  const std::uint16_t type = r.u16();
+  r.skip(6);  // class, TTL
+  const std::uint16_t rdlen = r.u16();
+  const std::size_t rdata_end = r.pos() + rdlen;
+  wire::Name mname;
+  wire::Name rname;
+  if (type != wire::type::SOA || !wire::read_name(r, mname) || !wire::read_name(r, rname)) {
+    return std::nullopt;
+  }
+  const std::uint32_t serial = r.u32();
+  if (!r.ok() || r.pos() + 16 != rdata_end) return std::nullopt;
+  return serial;
+}
+
+// Builds the response messages: each carries the question, so every owner
+// can be written as its relative labels plus a pointer to the apex at 12.
+class Stream {
+ public:
+  Stream(const std::uint8_t* query, const wire::Query& q, const MessageSink& send)
+      : query_(query), q_(q), send_(send), buf_(kMessageMax) {
+    begin();
+  }
+
+  bool add(const ZoneRecord& rec) {
+    if (failed_) return false;
+    const std::size_t need = rec.owner.size() + 2 + 10 + rec.rdata.size();
+    if (count_ > 0 && size_ + need > kMessageTarget && !flush()) return false;
+    std::uint8_t* p = buf_.data() + size_;
+    std::copy(rec.owner.begin(), rec.owner.end(), p);
+    p += rec.owner.size();
+    *p++ = 0xc0;
+    *p++ = static_cast<std::uint8_t>(wire::kHeaderSize);
+    const auto put16 = [&p](std::uint32_t v) {
+      *p++ = static_cast<std::uint8_t>(v >> 8);
+      *p++ = static_cast<std::uint8_t>(v);
+    };
+    put16(rec.type);
+    put16(wire::kClassIN);
+    put16(rec.ttl >> 16);
+    put16(rec.ttl & 0xffff);
+    put16(static_cast<std::uint32_t>(rec.rdata.size()));
+    std::copy(rec.rdata.begin(), rec.rdata.end(), p);
+    p += rec.rdata.size();
+    size_ = static_cast<std::size_t>(p - buf_.data());
+    ++count_;
+    ++stats_.records;
+    return true;
+  }
+
+  bool flush() {
+    if (failed_) return false;
+    const std::uint16_t flags = wire::flag::QR | wire::flag::AA | (rcode_ & 0xf);
+    set16(2, flags);
+    set16(6, count_);
+    ++stats_.messages;
+    if (!send_(buf_.data(), size_)) failed_ = true;
+    begin();
+    return !failed_;
+  }
+
+  void set_rcode(std::uint8_t rcode) { rcode_ = rcode; }
+  TransferStats& stats() { return stats_; }
+
+ private:
+  void begin() {
+    size_ = 0;
+    count_ = 0;
+    std::fill(buf_.begin(), buf_.begin() + wire::kHeaderSize, std::uint8_t{0});
+    set16(0, q_.id);
+    set16(4, 1);
+    std::copy(query_ + wire::kHeaderSize, query_ + q_.question_end,
+              buf_.data() + wire::kHeaderSize);
+    size_ = q_.question_end;
+  }
+  void set16(std::size_t at, std::uint32_t v) {
+    buf_[at] = static_cast<std::uint8_t>(v >> 8);
+    buf_[at + 1] = static_cast<std::uint8_t>(v);
+  }
+
+  const std::uint8_t* query_;
+  const wire::Query& q_;
+  const MessageSink& send_;
+  std::vector<std::uint8_t> buf_;
+  std::size_t size_ = 0;
+  std::uint16_t count_ = 0;
+  std::uint8_t rcode_ = 0;
+  bool failed_ = false;
+  TransferStats stats_;
+};
+
+}  // namespace
+
+bool is_transfer_query(const std::uint8_t* query, std::size_t size) {
+  wire::Query q;
+  if (wire::parse_query(query, size, q) != wire::ParseStatus::ok) return false;
+  return q.qtype == wire::type::AXFR || q.qtype == wire::type::IXFR;
+}
+
+TransferStats serve_transfer(const std::uint8_t* query, std::size_t size, const Client& client,
+                             const ZoneCatalog& catalog, core::Store& store, std::int64_t now,
+                             const MessageSink& send) {
+  wire::Query q;
+  if (wire::parse_query(query, size, q) != wire::ParseStatus::ok) return {};
+  Stream out(query, q, send);
+  std::size_t apex_label = 0;
+  const CatalogZone* zone = catalog.find(q.qname, apex_label);
+  // Not a zone apex of ours, or not a secondary we serve: one REFUSED.
+  if (zone == nullptr || apex_label != 0 || q.qclass != wire::kClassIN ||
+      !allowed(zone->config.transfer, client.addr)) {
+    out.set_rcode(wire::rcode::REFUSED);
+    out.flush();
+    out.stats().refused = true;
+    return out.stats();
+  }
+  std::optional<std::uint32_t> have;
+  if (q.qtype == wire::type::IXFR) {
+    have = ixfr_serial(query, size, q);
+    if (!have) {
+      out.set_rcode(wire::rcode::FORMERR);
+      out.flush();
+      return out.stats();
+    }
+  }
+
+  const core::ReadTxn txn = store.env().begin_read();
+  const std::uint32_t serial = zone_serial(*zone, store, txn);
+  const std::string soa = soa_rdata(*zone, serial);
+  const ZoneRecord soa_rec{{}, wire::type::SOA, zone->config.soa.ttl, soa};
+
+  if (have && serial_at_or_after(*have, serial)) {  // up to date: our SOA alone
+    out.add(soa_rec);
+    out.flush();
+    return out.stats();
+  }
+  // AXFR, and IXFR as a whole zone (RFC 1995 section 4: the entire zone
+  // may be returned, SOA first and last).
+  if (!out.add(soa_rec)) return out.stats();
+  if (!zone_records(*zone, store, txn, now, [&](const ZoneRecord& r) { return out.add(r); })) {
+    return out.stats();
+  }
+  if (out.add(soa_rec)) out.flush();
+  return out.stats();
+}
+
+}  // namespace rblzone::zoneserver
