@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cmd/export.hpp"
 #include "core/config.hpp"
 
 namespace rblzone::cli {
@@ -648,6 +649,11 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
   load_cmd->add_option("--source", add.source, "source recorded (default import)");
   load_cmd->add_flag("--force", add.force, "override the broad-prefix and special-purpose checks");
 
+  std::string export_format = "bind";
+  auto* export_cmd = app.add_subcommand("export", "a zone as a BIND master file or rbldnsd data");
+  export_cmd->add_option("ZONE", zone)->required();
+  export_cmd->add_option("--format", export_format, "bind (default) or rbldnsd");
+
   auto* check_cmd =
       app.add_subcommand("check", "what DNS would answer for an address or domain, and why");
   check_cmd->add_option("ZONE", zone)->required();
@@ -684,6 +690,15 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
     }
     if (check_cmd->parsed()) return cmd_check(c, zone, subject);
     if (history_cmd->parsed()) return cmd_history(c, zone, subject, at);
+    if (export_cmd->parsed()) {
+      c.open();
+      try {
+        export_zone(c.zones, *c.store, c.zone(zone).name, export_format, c.clock(), out);
+      } catch (const std::invalid_argument& e) {
+        throw BadInput(e.what());
+      }
+      return kExitOk;
+    }
   } catch (const BadInput& e) {
     err << "rblzone: " << e.what() << "\n";
     return kExitBadInput;

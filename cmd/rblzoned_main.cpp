@@ -37,6 +37,14 @@ void sweep_all(core::Store& store, const std::vector<core::ZoneConfig>& zones) {
       if (removed > 0) spdlog::info("zone {}: {} expired listings removed", z.name, removed);
       if (removed < 1000) break;
     }
+    // The journal IXFR draws on, trimmed by count and age ([transfer]).
+    std::size_t trimmed = 0;
+    store.env().write([&](core::WriteTxn& txn) {
+      const auto ref = store.ensure_zone(txn, z.name);
+      trimmed = store.trim_journal(txn, ref, z.transfer.journal_max_entries,
+                                   store.now() - z.transfer.journal_max_age, 100000);
+    });
+    if (trimmed > 0) spdlog::debug("zone {}: {} journal entries trimmed", z.name, trimmed);
   }
 }
 

@@ -364,11 +364,11 @@ void DnsServer::start_transfer(int fd, std::vector<std::uint8_t> query, const Cl
   if (flags >= 0) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
   timeval tv{30, 0};
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  timeval drain_tv{2, 0};
+  timeval drain_tv{0, 200000};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &drain_tv, sizeof drain_tv);
   {
     std::lock_guard lock(transfers_mutex_);
-    ++transfers_;
+    transfer_fds_.push_back(fd);
   }
   std::thread([this, fd, query = std::move(query), client] {
     try {
@@ -398,12 +398,15 @@ void DnsServer::start_transfer(int fd, std::vector<std::uint8_t> query, const Cl
     }
     // Let the secondary read everything before the close.
     shutdown(fd, SHUT_WR);
+    // Bounded: a secondary may keep the connection and send more queries.
     char drain[512];
-    while (recv(fd, drain, sizeof drain, 0) > 0) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (running_.load(std::memory_order_relaxed) && std::chrono::steady_clock::now() < until &&
+           recv(fd, drain, sizeof drain, 0) > 0) {
     }
-    close(fd);
     std::lock_guard lock(transfers_mutex_);
-    --transfers_;
+    close(fd);
+    std::erase(transfer_fds_, fd);
     transfers_done_.notify_all();
   }).detach();
 }
@@ -411,8 +414,11 @@ void DnsServer::start_transfer(int fd, std::vector<std::uint8_t> query, const Cl
 void DnsServer::stop() {
   if (!running_.exchange(false)) return;
   {
+    // A secondary that stopped reading would hold its transfer in send():
+    // shutting the sockets down ends every transfer at once.
     std::unique_lock lock(transfers_mutex_);
-    transfers_done_.wait(lock, [this] { return transfers_ == 0; });
+    for (const int fd : transfer_fds_) shutdown(fd, SHUT_RDWR);
+    transfers_done_.wait(lock, [this] { return transfer_fds_.empty(); });
   }
   for (auto& t : threads_) t.join();
   threads_.clear();

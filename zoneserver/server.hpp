@@ -70,7 +70,7 @@ class DnsServer {
   std::unique_ptr<Tcp> tcp_;
   std::mutex transfers_mutex_;
   std::condition_variable transfers_done_;
-  unsigned transfers_ = 0;  // running transfer threads, guarded by transfers_mutex_
+  std::vector<int> transfer_fds_;  // sockets of running transfers, guarded by transfers_mutex_
 };
 
 }  // namespace rblzone::zoneserver

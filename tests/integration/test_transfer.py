@@ -7,14 +7,20 @@ and answer exactly what rblzoned answers for a sample of 10k names.
 from __future__ import annotations
 
 import ipaddress
+import os
+import shutil
+import tempfile
+import subprocess
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import dns.message
 import dns.query
 import dns.rcode
 import dns.rdatatype
+import dns.zone
 import pytest
 
 from harness import HOST, Cli, DaemonPool, qn, query, wait_until
@@ -286,9 +292,11 @@ def test_changes_propagate_by_notify_within_2s(fleet):
     # A wider change: a /16 with an exclusion inside.
     cli.ok("listing", "add", "bl.test", "45.68.0.0/16", "--reason", "range")
     cli.ok("listing", "add", "bl.test", "45.68.1.0/24", "--exclude")
+    # Two changes within a second: the second NOTIFY is held back up to 1 s
+    # (at most one a second per zone), then the 2 s apply.
     for s in secs:
         wait_until(lambda: answer_of(s.port, qn("45.68.2.3", "bl.test"), "A") == ("127.0.0.2",)
-                   and answer_of(s.port, qn("45.68.1.3", "bl.test"), "A") == (), 2.0,
+                   and answer_of(s.port, qn("45.68.1.3", "bl.test"), "A") == (), 3.0,
                    what=f"{s.name} follows a /16 and its exclusion")
     cli.ok("listing", "remove", "bl.test", addr)
     for s in secs:
@@ -296,8 +304,7 @@ def test_changes_propagate_by_notify_within_2s(fleet):
     assert took < 2.0
     want = serials(daemon.port)
     for s in secs:
-        s.wait_serials(want, 2.0)
-    assert "notify" in daemon.log().lower() or True  # the log is informational only
+        s.wait_serials(want, 3.0)
 
 
 def test_expiry_propagates(fleet):
@@ -325,3 +332,69 @@ def test_after_changes_still_no_difference(fleet):
                                                 qn("45.68.1.9", "bl.test")]
     diffs, _ = compare(fleet, names)
     assert not diffs, f"{len(diffs)} differences, first: {diffs[:10]}"
+
+
+def test_rbldnsd_export_loads_and_answers_the_same(fleet, tmp_path):
+    """`rblzone export --format rbldnsd` loaded by rbldnsd answers what
+    rblzoned answers: the same A for every sampled name of every zone, and
+    the same TXT in IP zones (rbldnsd's "$" is the queried address too)."""
+    cli = fleet["cli"]
+    specs = []
+    # rbldnsd run by root drops to another user (here nobody), which must be
+    # able to read its data: a world-readable temporary directory.
+    data = Path(tempfile.mkdtemp(prefix="rblzone-rbldnsd-"))
+    data.chmod(0o755)
+    for zone in ZONES:
+        f = data / f"{zone}.rbldnsd"
+        f.write_text(cli.ok("export", "--format", "rbldnsd", zone))
+        f.chmod(0o644)
+        specs.append(f"{zone}:combined:{f.name}")
+    port = free_port()
+    log = open(tmp_path / "rbldnsd.log", "wb")
+    user = ["-u", "nobody"] if os.geteuid() == 0 else []
+    proc = subprocess.Popen(["rbldnsd", "-n", *user, "-r", str(data), "-b", f"{HOST}/{port}",
+                             *specs], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: answer_of_safe(port, qn("127.0.0.2", "bl.test")), 10,
+                   what="rbldnsd answers")
+        rng = random.Random(8)
+        names = rng.sample(fleet["names"], 3000)
+        daemon = fleet["daemon"]
+        diffs = []
+        with ThreadPoolExecutor(8) as ex:
+            def one(name):
+                out = []
+                qtypes = ["A"] + (["TXT"] if name.endswith((".bl.test", ".pbl.test")) else [])
+                for t in qtypes:
+                    ours, theirs = answer_of(daemon.port, name, t), answer_of(port, name, t)
+                    if ours != theirs:
+                        out.append((name, t, ours, theirs))
+                return out
+            for d in ex.map(one, names):
+                diffs += d
+        assert not diffs, f"{len(diffs)} differences, first: {diffs[:10]}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+        shutil.rmtree(data)
+
+
+def answer_of_safe(port, name):
+    try:
+        return answer_of(port, name, "A")
+    except Exception:  # noqa: BLE001 - not up yet
+        return None
+
+
+def test_bind_export_is_the_transferred_zone(fleet):
+    """`rblzone export --format bind` holds exactly the records AXFR sends."""
+    import dns.zone
+    cli, port = fleet["cli"], fleet["daemon"].port
+    for zone in ("bl.test", "dbl.test", "zen.test"):
+        text = cli.ok("export", zone)
+        exported = dns.zone.from_text(text, origin=zone + ".", relativize=False)
+        transferred = dns.zone.from_xfr(dns.query.xfr(HOST, zone + ".", port=port, timeout=30,
+                                                      relativize=False),
+                                        relativize=False)
+        assert exported == transferred, zone
