@@ -61,21 +61,22 @@ void export_bind(const zoneserver::CatalogZone& zone, core::Store& store, std::i
   out << "@ " << zone.config.soa.ttl << " IN SOA " << mname << " " << rname << " " << be32(soa, at)
       << " " << be32(soa, at + 4) << " " << be32(soa, at + 8) << " " << be32(soa, at + 12) << " "
       << be32(soa, at + 16) << "\n";
-  zoneserver::zone_records(zone, store, txn, now, [&](const zoneserver::ZoneRecord& r) {
-    out << zoneserver::owner_text(r.owner) << " " << r.ttl << " IN ";
-    if (r.type == wire::type::A) {
-      out << "A " << core::code_to_string(be32(r.rdata, 0));
-    } else if (r.type == wire::type::TXT) {
-      out << "TXT " << quoted_strings(r.rdata);
-    } else if (r.type == wire::type::NS) {
-      std::size_t p = 0;
-      out << "NS " << name_text(r.rdata, p);
-    } else if (r.type == zoneserver::kPlaceholderType) {
-      out << "HINFO " << quoted_strings(r.rdata);
-    }
-    out << "\n";
-    return static_cast<bool>(out);
-  });
+  zoneserver::zone_records(zone, store, txn, zoneserver::kIgnoreExpiry,
+                           [&](const zoneserver::ZoneRecord& r) {
+                             out << zoneserver::owner_text(r.owner) << " " << r.ttl << " IN ";
+                             if (r.type == wire::type::A) {
+                               out << "A " << core::code_to_string(be32(r.rdata, 0));
+                             } else if (r.type == wire::type::TXT) {
+                               out << "TXT " << quoted_strings(r.rdata);
+                             } else if (r.type == wire::type::NS) {
+                               std::size_t p = 0;
+                               out << "NS " << name_text(r.rdata, p);
+                             } else if (r.type == zoneserver::kPlaceholderType) {
+                               out << "HINFO " << quoted_strings(r.rdata);
+                             }
+                             out << "\n";
+                             return static_cast<bool>(out);
+                           });
 }
 
 // rbldnsd: each entry's TXT is the zone's template expanded with the

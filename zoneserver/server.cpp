@@ -392,7 +392,9 @@ void DnsServer::start_transfer(int fd, std::vector<std::uint8_t> query, const Cl
                           std::chrono::steady_clock::now() - t0)
                           .count();
       spdlog::info("transfer: {} records in {} messages, {} ms{}", st.records, st.messages, ms,
-                   st.refused ? " (refused)" : "");
+                   st.refused       ? " (refused)"
+                   : st.incremental ? " (incremental)"
+                                    : "");
     } catch (const std::exception& e) {
       spdlog::error("transfer failed: {}", e.what());
     }

@@ -2,6 +2,8 @@
 #include "zoneserver/xfr.hpp"
 
 #include <algorithm>
+#include <iterator>
+#include <string>
 #include <vector>
 
 #include "zoneserver/zone_content.hpp"
@@ -120,6 +122,73 @@ class Stream {
   TransferStats stats_;
 };
 
+// A record as one sortable string: owner length, owner, type, TTL, RDATA.
+std::string pack(const ZoneRecord& r) {
+  std::string k;
+  k.push_back(static_cast<char>(r.owner.size()));
+  k += r.owner;
+  for (const std::uint32_t v : {std::uint32_t{r.type} << 16, r.ttl}) {
+    for (int b = 3; b >= 0; --b) k.push_back(static_cast<char>(v >> (8 * b)));
+  }
+  k += r.rdata;
+  return k;
+}
+
+ZoneRecord unpack(std::string_view k) {
+  const auto n = static_cast<std::uint8_t>(k[0]);
+  const auto byte = [&](std::size_t i) { return std::uint32_t{static_cast<std::uint8_t>(k[i])}; };
+  const std::size_t t = 1u + n;
+  return ZoneRecord{k.substr(1, n), static_cast<std::uint16_t>((byte(t) << 8) | byte(t + 1)),
+                    (byte(t + 4) << 24) | (byte(t + 5) << 16) | (byte(t + 6) << 8) | byte(t + 7),
+                    k.substr(t + 8)};
+}
+
+std::vector<std::string> packed_records(const CatalogZone& zone, const core::Store& store,
+                                        const core::ReadTxn& txn,
+                                        const ListingOverrides* overrides) {
+  std::vector<std::string> out;
+  zone_records(
+      zone, store, txn, kIgnoreExpiry,
+      [&](const ZoneRecord& r) {
+        out.push_back(pack(r));
+        return true;
+      },
+      overrides);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The listings as they were at serial `from`, for the subjects the journal
+// says changed since: the `before` of the history event of each subject's
+// first change after `from`. nullopt when the journal no longer reaches back
+// to `from`, or an event cannot be matched unambiguously.
+std::optional<ListingOverrides> state_at(const CatalogZone& zone, core::Store& store,
+                                         const core::ReadTxn& txn, std::uint32_t from,
+                                         std::uint32_t current) {
+  const core::ZoneRef ref{zone.id, zone.config.name};
+  const auto journal = store.journal_since(txn, ref, from);
+  if (journal.empty() || journal.front().serial != from + 1 || journal.back().serial != current) {
+    return std::nullopt;
+  }
+  ListingOverrides out;
+  for (const auto& e : journal) {
+    const auto subject = core::parse_subject(e.subject);
+    if (!subject) return std::nullopt;
+    const std::string key = core::listing_key(zone.id, *subject);
+    if (out.count(key)) continue;  // only the first change after `from` tells
+    std::optional<std::optional<core::Listing>> before;
+    for (const auto& h : store.history(txn, ref, *subject)) {
+      if (h.time != e.time || h.after.has_value() == e.removed) continue;
+      if (!e.removed && h.after != e.listing) continue;
+      if (before && *before != h.before) return std::nullopt;  // ambiguous
+      before = h.before;
+    }
+    if (!before) return std::nullopt;
+    out.emplace(key, ListingOverride{*subject, *before});
+  }
+  return out;
+}
+
 }  // namespace
 
 bool is_transfer_query(const std::uint8_t* query, std::size_t size) {
@@ -164,10 +233,38 @@ TransferStats serve_transfer(const std::uint8_t* query, std::size_t size, const 
     out.flush();
     return out.stats();
   }
+  // IXFR from the journal (RFC 1995 condensed form: one difference from the
+  // client's serial to ours), for zones with a journal of their own.
+  if (have && zone->config.kind != core::ZoneKind::combined) {
+    if (const auto old_state = state_at(*zone, store, txn, *have, serial)) {
+      const auto before = packed_records(*zone, store, txn, &*old_state);
+      const auto after = packed_records(*zone, store, txn, nullptr);
+      std::vector<std::string> removed;
+      std::vector<std::string> added;
+      std::set_difference(before.begin(), before.end(), after.begin(), after.end(),
+                          std::back_inserter(removed));
+      std::set_difference(after.begin(), after.end(), before.begin(), before.end(),
+                          std::back_inserter(added));
+      const std::string old_soa = soa_rdata(*zone, *have);
+      bool ok = out.add(soa_rec) &&
+                out.add(ZoneRecord{{}, wire::type::SOA, zone->config.soa.ttl, old_soa});
+      for (const auto& r : removed) ok = ok && out.add(unpack(r));
+      ok = ok && out.add(soa_rec);
+      for (const auto& r : added) ok = ok && out.add(unpack(r));
+      if (ok && out.add(soa_rec)) out.flush();
+      out.stats().incremental = true;
+      return out.stats();
+    }
+  }
   // AXFR, and IXFR as a whole zone (RFC 1995 section 4: the entire zone
   // may be returned, SOA first and last).
-  if (!out.add(soa_rec)) return out.stats();
-  if (!zone_records(*zone, store, txn, now, [&](const ZoneRecord& r) { return out.add(r); })) {
+  // For AXFR the SOA goes out at once: collecting a large zone's listings
+  // takes a while, and secondaries time out on a silent connection. (Not for
+  // IXFR, where a first message holding one SOA could read as "up to date".)
+  (void)now;
+  if (!out.add(soa_rec) || (!have && !out.flush())) return out.stats();
+  if (!zone_records(*zone, store, txn, kIgnoreExpiry,
+                    [&](const ZoneRecord& r) { return out.add(r); })) {
     return out.stats();
   }
   if (out.add(soa_rec)) out.flush();

@@ -490,7 +490,7 @@ std::string soa_rdata(const CatalogZone& zone, std::uint32_t serial) {
 }
 
 bool zone_records(const CatalogZone& zone, const core::Store& store, const core::ReadTxn& txn,
-                  std::int64_t now, const RecordSink& sink) {
+                  std::int64_t now, const RecordSink& sink, const ListingOverrides* overrides) {
   Emitter out(zone, sink);
   for (const auto& ns : zone.ns) out.record({}, wire::type::NS, zone.config.ns_ttl, wire_of(ns));
 
@@ -499,7 +499,7 @@ bool zone_records(const CatalogZone& zone, const core::Store& store, const core:
   for (std::size_t s = 0; s < zone.sources.size(); ++s) {
     const CatalogZone& src = *zone.sources[s];
     const core::ZoneRef ref{src.id, src.config.name};
-    store.for_each(txn, ref, [&](const core::Subject& subject, const Listing& l) {
+    const auto add = [&](const core::Subject& subject, const Listing& l) {
       if (!l.active_at(now)) return true;  // expired: absent, as on the DNS path
       if (const auto* p = std::get_if<IpPrefix>(&subject)) {
         if (src.config.kind == core::ZoneKind::ip) {
@@ -511,7 +511,17 @@ bool zone_records(const CatalogZone& zone, const core::Store& store, const core:
             DomainEntry{reversed_key(d.name), d.name, static_cast<std::uint8_t>(s), l, false});
       }
       return true;
+    };
+    const bool override_here = overrides != nullptr && zone.sources.size() == 1;
+    store.for_each(txn, ref, [&](const core::Subject& subject, const Listing& l) {
+      if (override_here && overrides->count(core::listing_key(src.id, subject))) return true;
+      return add(subject, l);
     });
+    if (override_here) {
+      for (const auto& [key, o] : *overrides) {
+        if (o.listing) add(o.subject, *o.listing);
+      }
+    }
   }
   if (zone.ip_data && !out.stopped()) {
     IpTree(zone, ips, TreeShape{96, 8}, out).run();

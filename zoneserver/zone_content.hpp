@@ -13,6 +13,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -47,12 +50,27 @@ std::uint32_t zone_serial(const CatalogZone& zone, const core::Store& store,
 // The apex SOA's RDATA with `serial`.
 std::string soa_rdata(const CatalogZone& zone, std::uint32_t serial);
 
+// Listings to use instead of what the store holds, by core::listing_key
+// (nullopt: absent). IXFR uses them to rebuild an older state of the zone.
+struct ListingOverride {
+  core::Subject subject;
+  std::optional<core::Listing> listing;
+};
+using ListingOverrides = std::map<std::string, ListingOverride>;
+
+// Leaves out no listing for having expired: transfers serve the store's
+// state, whose expired rows the sweeper deletes (and so journals).
+inline constexpr std::int64_t kIgnoreExpiry = std::numeric_limits<std::int64_t>::min();
+
 // Emits the apex NS records, then every record the zone's listings (its own,
-// or a combined zone's members') produce as of `now`; not the SOA. Order:
-// the IPv4 octet tree, the nibble tree, then domains; each depth-first.
-// Returns false if the sink stopped the walk. Throws core::StoreError.
+// or a combined zone's members') produce as of `now` (kIgnoreExpiry: all);
+// not the SOA. `overrides` (for a zone that is not combined) replace stored
+// listings. Order: the IPv4 octet tree, the nibble tree, then domains; each
+// depth-first. Returns false if the sink stopped the walk. Throws
+// core::StoreError.
 bool zone_records(const CatalogZone& zone, const core::Store& store, const core::ReadTxn& txn,
-                  std::int64_t now, const RecordSink& sink);
+                  std::int64_t now, const RecordSink& sink,
+                  const ListingOverrides* overrides = nullptr);
 
 // Presentation form of a relative owner ("*.2.0.192", "@" for the apex).
 std::string owner_text(std::string_view owner);

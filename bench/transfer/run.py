@@ -122,7 +122,8 @@ def main():
         axfr = []
         for _ in range(a.runs):
             t = time.monotonic()
-            r = subprocess.run(["kdig", "@" + HOST, "-p", str(port), "+tcp", ZONE, "AXFR"],
+            r = subprocess.run(["kdig", "@" + HOST, "-p", str(port), "+tcp", "+timeout=60",
+                                ZONE, "AXFR"],
                                capture_output=True, text=True, check=True)
             axfr.append(time.monotonic() - t)
             m = re.search(r"Received (\d+) B \((\d+) messages, (\d+) records\)", r.stdout)

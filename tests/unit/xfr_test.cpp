@@ -256,29 +256,47 @@ TEST_CASE("AXFR: SOA first and last, to allowed clients only", "[xfr]") {
   CHECK(not_apex.rcode() == wire::rcode::REFUSED);
 }
 
-TEST_CASE("IXFR: the SOA alone when current, the whole zone otherwise", "[xfr]") {
+TEST_CASE("IXFR: the SOA alone when current, the journal's difference, or the whole zone",
+          "[xfr]") {
   Fixture f;
   f.put("bl.test", "192.0.2.1", 0x7f000002);
-  std::uint32_t serial = 0;
-  {
+  const auto serial_now = [&] {
     const core::ReadTxn txn = f.store.env().begin_read();
-    serial = f.store.serial(txn, "bl.test");
-  }
-  const Bytes current = xfr_query(wire::type::IXFR, "bl.test", serial);
+    return f.store.serial(txn, "bl.test");
+  };
+  const std::uint32_t s1 = serial_now();
+  const Bytes current = xfr_query(wire::type::IXFR, "bl.test", s1);
   Sent a;
   serve_transfer(current.data(), current.size(), client(0x7f000001), *f.catalog, f.store, kNow,
                  a.sink());
   REQUIRE(a.messages.size() == 1);
   CHECK(a.ancount(0) == 1);
-  const Bytes old = xfr_query(wire::type::IXFR, "bl.test", serial - 1);
+
+  // Changes since s1: a new address, and 192.0.2.1's code changed.
+  f.put("bl.test", "192.0.2.9", 0x7f000004);
+  f.put("bl.test", "192.0.2.1", 0x7f000003);
+  const Bytes since = xfr_query(wire::type::IXFR, "bl.test", s1);
   Sent b;
-  const auto st = serve_transfer(old.data(), old.size(), client(0x7f000001), *f.catalog, f.store,
-                                 kNow, b.sink());
-  CHECK(st.records > 4);
-  const Bytes bad = xfr_query(wire::type::IXFR, "bl.test");  // no SOA in authority
+  const auto st = serve_transfer(since.data(), since.size(), client(0x7f000001), *f.catalog,
+                                 f.store, kNow, b.sink());
+  CHECK(st.incremental);
+  // SOA new, SOA s1, -A of .1, SOA new, +A of .1, +A +TXT of .9, SOA new, the
+  // addresses in both trees (their ::ffff: nibble names too). The TXT of .1
+  // does not show the code, so it is unchanged and not sent.
+  CHECK(st.records == 2 + 2 + 1 + 2 + 4 + 1);
+
+  // A serial the journal does not reach back to: the whole zone.
+  const Bytes old = xfr_query(wire::type::IXFR, "bl.test", s1 - 5);
   Sent c;
-  serve_transfer(bad.data(), bad.size(), client(0x7f000001), *f.catalog, f.store, kNow, c.sink());
-  CHECK(c.rcode() == wire::rcode::FORMERR);
+  const auto whole = serve_transfer(old.data(), old.size(), client(0x7f000001), *f.catalog, f.store,
+                                    kNow, c.sink());
+  CHECK_FALSE(whole.incremental);
+  CHECK(whole.records > st.records);
+
+  const Bytes bad = xfr_query(wire::type::IXFR, "bl.test");  // no SOA in authority
+  Sent d;
+  serve_transfer(bad.data(), bad.size(), client(0x7f000001), *f.catalog, f.store, kNow, d.sink());
+  CHECK(d.rcode() == wire::rcode::FORMERR);
 }
 
 TEST_CASE("serial arithmetic follows RFC 1982", "[xfr]") {
