@@ -144,8 +144,8 @@ ZoneRecord unpack(std::string_view k) {
 }
 
 std::vector<std::string> packed_records(const CatalogZone& zone, const core::Store& store,
-                                        const core::ReadTxn& txn,
-                                        const ListingOverrides* overrides) {
+                                        const core::ReadTxn& txn, const ListingOverrides* overrides,
+                                        const ZoneRegions* regions) {
   std::vector<std::string> out;
   zone_records(
       zone, store, txn, kIgnoreExpiry,
@@ -153,7 +153,7 @@ std::vector<std::string> packed_records(const CatalogZone& zone, const core::Sto
         out.push_back(pack(r));
         return true;
       },
-      overrides);
+      overrides, regions);
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -237,8 +237,12 @@ TransferStats serve_transfer(const std::uint8_t* query, std::size_t size, const 
   // client's serial to ours), for zones with a journal of their own.
   if (have && zone->config.kind != core::ZoneKind::combined) {
     if (const auto old_state = state_at(*zone, store, txn, *have, serial)) {
-      const auto before = packed_records(*zone, store, txn, &*old_state);
-      const auto after = packed_records(*zone, store, txn, nullptr);
+      // Only the regions the changes touch are rebuilt, when they are
+      // self-contained; otherwise the whole zone, twice.
+      const auto regions = change_regions(*zone, txn, *old_state);
+      const ZoneRegions* only = regions ? &*regions : nullptr;
+      const auto before = packed_records(*zone, store, txn, &*old_state, only);
+      const auto after = packed_records(*zone, store, txn, nullptr, only);
       std::vector<std::string> removed;
       std::vector<std::string> added;
       std::set_difference(before.begin(), before.end(), after.begin(), after.end(),

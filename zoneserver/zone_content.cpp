@@ -21,7 +21,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <optional>
+#include <set>
 
 namespace rblzone::zoneserver {
 
@@ -191,8 +193,8 @@ constexpr std::size_t kNoEntry = static_cast<std::size_t>(-1);
 class IpTree {
  public:
   IpTree(const CatalogZone& zone, const std::vector<IpEntry>& entries, TreeShape shape,
-         Emitter& out)
-      : zone_(zone), entries_(entries), shape_(shape), out_(out) {}
+         Emitter& out, const ZoneRegions* regions)
+      : zone_(zone), entries_(entries), shape_(shape), out_(out), regions_(regions) {}
 
   void run() {
     for (std::size_t i = 0; i < entries_.size(); ++i) expand(i);
@@ -207,6 +209,13 @@ class IpTree {
     };
     test(kTestListed, 1);
     test(kTestNever, 0);
+    if (regions_) {  // only what lies in (or around) the regions
+      std::erase_if(nodes_, [&](const IpNode& n) {
+        const IpPrefix p(n.addr, n.len);
+        return std::none_of(regions_->ip.begin(), regions_->ip.end(),
+                            [&](const IpPrefix& r) { return r.contains(p) || p.contains(r); });
+      });
+    }
     std::sort(nodes_.begin(), nodes_.end(), node_less);
     std::vector<std::size_t> eff(zone_.sources.size(), kNoEntry);
     IpPrefix::Bytes root{};
@@ -337,6 +346,7 @@ class IpTree {
   const std::vector<IpEntry>& entries_;
   TreeShape shape_;
   Emitter& out_;
+  const ZoneRegions* regions_;
   std::vector<IpNode> nodes_;
 };
 
@@ -468,6 +478,130 @@ class DomainTree {
 
 }  // namespace
 
+namespace {
+
+constexpr std::uint8_t kV4Region = 96 + 8;  // an IPv4 /8
+constexpr std::uint8_t kV6Region = 32;
+
+std::string ip_key_of(core::ZoneId id, const IpPrefix& p) {
+  return core::ip_key(id, p);
+}
+
+bool in_regions(const core::Subject& s, const ZoneRegions& r) {
+  if (const auto* p = std::get_if<IpPrefix>(&s)) {
+    return std::any_of(r.ip.begin(), r.ip.end(),
+                       [&](const IpPrefix& x) { return x.contains(*p) || p->contains(x); });
+  }
+  const std::string& name = std::get<core::DomainName>(s).name;
+  return std::any_of(r.domains.begin(), r.domains.end(), [&](const std::string& d) {
+    return name == d || name.ends_with("." + d) || d.ends_with("." + name);
+  });
+}
+
+std::string name_from_reversed(std::string_view key) {
+  std::string name;
+  std::size_t pos = 0;
+  while (pos < key.size()) {
+    const auto end = key.find('\0', pos);
+    const auto label = key.substr(pos, end - pos);
+    name = name.empty() ? std::string(label) : std::string(label) + "." + name;
+    pos = end + 1;
+  }
+  return name;
+}
+
+// Calls fn for every stored listing that overlaps a region: inside it (one
+// key range) or around it (one lookup per shorter length or ancestor).
+template <class Fn>
+void for_each_in(const core::ReadTxn& txn, core::ZoneId id, const ZoneRegions& regions, Fn&& fn) {
+  std::set<std::string> seen;
+  const auto emit = [&](MDB_dbi dbi, std::string_view key, std::string_view value) {
+    if (!seen.insert(std::string(key)).second) return;
+    const auto l = Listing::decode(dbi == txn.dbs().ip && !value.empty() ? value.substr(1) : value);
+    if (!l) return;
+    if (dbi == txn.dbs().ip) {
+      IpPrefix::Bytes b{};
+      std::memcpy(b.data(), key.data() + 2, 16);
+      fn(core::Subject{IpPrefix(b, static_cast<std::uint8_t>(key[18]))}, *l);
+    } else {
+      fn(core::Subject{core::DomainName{name_from_reversed(key.substr(2)),
+                                        (l->flags & core::kFlagSubtree) != 0}},
+         *l);
+    }
+  };
+  for (const auto& r : regions.ip) {
+    for (unsigned len = 0; len < r.length(); ++len) {
+      const std::string k = ip_key_of(id, IpPrefix(r.bytes(), static_cast<std::uint8_t>(len)));
+      if (const auto v = txn.get(txn.dbs().ip, k)) emit(txn.dbs().ip, k, *v);
+    }
+    core::Cursor c(txn, txn.dbs().ip);
+    for (bool ok = c.seek(ip_key_of(id, r)); ok; ok = c.next()) {
+      const auto k = c.key();
+      if (k.size() != core::kIpKeySize || k.substr(0, 2) != ip_key_of(id, r).substr(0, 2)) break;
+      IpPrefix::Bytes b{};
+      std::memcpy(b.data(), k.data() + 2, 16);
+      if (!r.contains(b)) break;
+      emit(txn.dbs().ip, k, c.value());
+    }
+  }
+  for (const auto& d : regions.domains) {
+    const std::string key = core::domain_key(id, d);
+    for (std::size_t end = 2; end < key.size(); ++end) {  // ancestors: each label boundary
+      if (key[end] != '\0' || end + 1 >= key.size()) continue;
+      const std::string_view k(key.data(), end + 1);
+      if (const auto v = txn.get(txn.dbs().domain, k)) emit(txn.dbs().domain, k, *v);
+    }
+    core::Cursor c(txn, txn.dbs().domain);
+    for (bool ok = c.seek(key); ok && c.key().substr(0, key.size()) == key; ok = c.next()) {
+      emit(txn.dbs().domain, c.key(), c.value());
+    }
+  }
+}
+
+}  // namespace
+
+std::optional<ZoneRegions> change_regions(const CatalogZone& zone, const core::ReadTxn& txn,
+                                          const ListingOverrides& old) {
+  if (zone.sources.size() != 1) return std::nullopt;
+  const core::ZoneId id = zone.id;
+  ZoneRegions out;
+  // A listing above the region (shorter by a whole label or more) would put
+  // a wildcard over it, so the region is not self-contained.
+  const auto covered_above = [&](const IpPrefix& r, unsigned step) {
+    for (unsigned len = 0; len + step <= r.length(); ++len) {
+      const IpPrefix p(r.bytes(), static_cast<std::uint8_t>(len));
+      const std::string k = ip_key_of(id, p);
+      if (txn.get(txn.dbs().ip, k) || old.count(k)) return true;
+    }
+    return false;
+  };
+  for (const auto& [key, o] : old) {
+    if (const auto* p = std::get_if<IpPrefix>(&o.subject)) {
+      const std::uint8_t len = p->is_v4() ? kV4Region : kV6Region;
+      if (p->length() < len) return std::nullopt;
+      const IpPrefix r(p->bytes(), len);
+      // The octet tree has nothing above an IPv4 /8; the nibble tree might.
+      if (covered_above(r, 4)) return std::nullopt;
+      if (std::find(out.ip.begin(), out.ip.end(), r) == out.ip.end()) out.ip.push_back(r);
+    } else {
+      const std::string& name = std::get<core::DomainName>(o.subject).name;
+      // The last two labels ("example.com"), or the one.
+      auto dot = name.rfind('.');
+      if (dot != std::string::npos) dot = name.rfind('.', dot - 1);
+      const std::string r = dot == std::string::npos ? name : name.substr(dot + 1);
+      const auto top = r.find('.');
+      if (top != std::string::npos) {  // the one ancestor: a subtree listing there covers r
+        const std::string k = core::domain_key(id, r.substr(top + 1));
+        if (txn.get(txn.dbs().domain, k) || old.count(k)) return std::nullopt;
+      }
+      if (std::find(out.domains.begin(), out.domains.end(), r) == out.domains.end()) {
+        out.domains.push_back(r);
+      }
+    }
+  }
+  return out;
+}
+
 std::uint32_t zone_serial(const CatalogZone& zone, const core::Store& store,
                           const core::ReadTxn& txn) {
   if (zone.config.kind != core::ZoneKind::combined) {
@@ -490,7 +624,8 @@ std::string soa_rdata(const CatalogZone& zone, std::uint32_t serial) {
 }
 
 bool zone_records(const CatalogZone& zone, const core::Store& store, const core::ReadTxn& txn,
-                  std::int64_t now, const RecordSink& sink, const ListingOverrides* overrides) {
+                  std::int64_t now, const RecordSink& sink, const ListingOverrides* overrides,
+                  const ZoneRegions* regions) {
   Emitter out(zone, sink);
   for (const auto& ns : zone.ns) out.record({}, wire::type::NS, zone.config.ns_ttl, wire_of(ns));
 
@@ -513,27 +648,36 @@ bool zone_records(const CatalogZone& zone, const core::Store& store, const core:
       return true;
     };
     const bool override_here = overrides != nullptr && zone.sources.size() == 1;
-    store.for_each(txn, ref, [&](const core::Subject& subject, const Listing& l) {
+    const auto visit = [&](const core::Subject& subject, const Listing& l) {
       if (override_here && overrides->count(core::listing_key(src.id, subject))) return true;
       return add(subject, l);
-    });
+    };
+    if (regions) {
+      for_each_in(txn, src.id, *regions, visit);
+    } else {
+      store.for_each(txn, ref, visit);
+    }
     if (override_here) {
       for (const auto& [key, o] : *overrides) {
-        if (o.listing) add(o.subject, *o.listing);
+        if (o.listing && (!regions || in_regions(o.subject, *regions))) add(o.subject, *o.listing);
       }
     }
   }
   if (zone.ip_data && !out.stopped()) {
-    IpTree(zone, ips, TreeShape{96, 8}, out).run();
-    if (!out.stopped()) IpTree(zone, ips, TreeShape{0, 4}, out).run();
+    IpTree(zone, ips, TreeShape{96, 8}, out, regions).run();
+    if (!out.stopped()) IpTree(zone, ips, TreeShape{0, 4}, out, regions).run();
   }
   if (zone.domain_data && !out.stopped()) {
     Listing listed;
     listed.codes = {kTestListed};
     Listing never;
     never.flags = core::kFlagExclusion;
-    domains.push_back(DomainEntry{reversed_key("test"), "test", 0, listed, true});
-    domains.push_back(DomainEntry{reversed_key("invalid"), "invalid", 0, never, true});
+    for (const auto& [name, l] : {std::pair{"test", listed}, std::pair{"invalid", never}}) {
+      if (!regions || std::find(regions->domains.begin(), regions->domains.end(), name) !=
+                          regions->domains.end()) {
+        domains.push_back(DomainEntry{reversed_key(name), name, 0, l, true});
+      }
+    }
     DomainTree(zone, domains, out).run();
   }
   return !out.stopped();

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/store.hpp"
 #include "zoneserver/zone_catalog.hpp"
@@ -58,6 +59,22 @@ struct ListingOverride {
 };
 using ListingOverrides = std::map<std::string, ListingOverride>;
 
+// The parts of a zone an IXFR recomputes: records outside them are the same
+// before and after the changes. Each IP region is a node (an IPv4 /8, or an
+// IPv6 /32, or ::ffff:A.0.0.0/104 in the nibble tree) with no wildcard above
+// it, so what lies below it depends only on the listings overlapping it.
+struct ZoneRegions {
+  std::vector<core::IpPrefix> ip;
+  std::vector<std::string> domains;  // lowercase names, no covering subtree listing above
+};
+
+// The regions holding `changed` (subjects whose listing differs between the
+// store and `old`), or nullopt when some change is not confined to one (a
+// prefix shorter than its region, a covering listing above it): then the
+// whole zone must be compared.
+std::optional<ZoneRegions> change_regions(const CatalogZone& zone, const core::ReadTxn& txn,
+                                          const ListingOverrides& old);
+
 // Leaves out no listing for having expired: transfers serve the store's
 // state, whose expired rows the sweeper deletes (and so journals).
 inline constexpr std::int64_t kIgnoreExpiry = std::numeric_limits<std::int64_t>::min();
@@ -70,7 +87,8 @@ inline constexpr std::int64_t kIgnoreExpiry = std::numeric_limits<std::int64_t>:
 // core::StoreError.
 bool zone_records(const CatalogZone& zone, const core::Store& store, const core::ReadTxn& txn,
                   std::int64_t now, const RecordSink& sink,
-                  const ListingOverrides* overrides = nullptr);
+                  const ListingOverrides* overrides = nullptr,
+                  const ZoneRegions* regions = nullptr);
 
 // Presentation form of a relative owner ("*.2.0.192", "@" for the apex).
 std::string owner_text(std::string_view owner);

@@ -3,8 +3,11 @@
 // message streams, over a real store in a temp dir, without sockets.
 #include "zoneserver/xfr.hpp"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <iterator>
 #include <map>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -297,6 +300,88 @@ TEST_CASE("IXFR: the SOA alone when current, the journal's difference, or the wh
   Sent d;
   serve_transfer(bad.data(), bad.size(), client(0x7f000001), *f.catalog, f.store, kNow, d.sink());
   CHECK(d.rcode() == wire::rcode::FORMERR);
+}
+
+// The records of the zone, sorted, with `old` standing in for the store.
+std::vector<std::string> packed(Fixture& f, const ListingOverrides* old, const ZoneRegions* only) {
+  std::vector<std::string> out;
+  const core::ReadTxn txn = f.store.env().begin_read();
+  zone_records(
+      f.zone("bl.test"), f.store, txn, kIgnoreExpiry,
+      [&](const ZoneRecord& r) {
+        out.push_back(owner_text(r.owner) + " " + std::to_string(r.type) + " " +
+                      std::string(r.rdata));
+        return true;
+      },
+      old, only);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST_CASE("an IXFR region holds exactly the records the changes touch", "[xfr]") {
+  Fixture f;
+  std::mt19937 rng(5);
+  const auto rnd = [&](unsigned n) { return static_cast<unsigned>(rng() % n); };
+  const auto v4 = [&] {
+    return std::to_string(11 + rnd(3)) + "." + std::to_string(rnd(3)) + "." +
+           std::to_string(rnd(4)) + "." + std::to_string(rnd(256));
+  };
+  for (int i = 0; i < 300; ++i) f.put("bl.test", v4(), 0x7f000002 + rnd(3));
+  for (int i = 0; i < 30; ++i) {
+    const auto a = v4();
+    const unsigned len = 16 + rnd(17);
+    const auto net =
+        core::IpPrefix::v4(core::IpPrefix::parse(a)->v4_addr(), static_cast<std::uint8_t>(len));
+    f.put("bl.test", net.to_string(), 0x7f000003, rnd(3) == 0 ? core::kFlagExclusion : 0);
+  }
+  for (int round = 0; round < 20; ++round) {
+    // Remember what the subjects are now, change them, and compare the
+    // difference over the regions with the difference over the whole zone.
+    ListingOverrides old;
+    std::vector<std::string> subjects;
+    for (int i = 0; i < 3; ++i) {
+      const auto a = core::IpPrefix::parse(v4());
+      const std::uint8_t len = static_cast<std::uint8_t>(rnd(2) ? 32 : 20 + rnd(13));
+      subjects.push_back(core::IpPrefix::v4(a->v4_addr(), len).to_string());
+    }
+    {
+      const core::ReadTxn txn = f.store.env().begin_read();
+      const auto ref = *f.store.find_zone(txn, "bl.test");
+      for (const auto& text : subjects) {
+        const auto subject = *core::parse_subject(text);
+        old.emplace(core::listing_key(ref.id, subject),
+                    ListingOverride{subject, f.store.get(txn, ref, subject)});
+      }
+    }
+    for (const auto& text : subjects) {
+      if (rnd(3) == 0) {
+        f.store.env().write([&](core::WriteTxn& txn) {
+          const auto ref = f.store.ensure_zone(txn, "bl.test");
+          f.store.remove(txn, ref, *core::parse_subject(text), core::Change{"t", "delist", ""});
+        });
+      } else {
+        f.put("bl.test", text, 0x7f000002 + rnd(4), rnd(4) == 0 ? core::kFlagExclusion : 0);
+      }
+    }
+    std::optional<ZoneRegions> regions;
+    {
+      const core::ReadTxn txn = f.store.env().begin_read();
+      regions = change_regions(f.zone("bl.test"), txn, old);
+    }
+    REQUIRE(regions);
+    const auto diff = [](const std::vector<std::string>& a, const std::vector<std::string>& b) {
+      std::vector<std::string> out;
+      std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+      return out;
+    };
+    const auto full_before = packed(f, &old, nullptr);
+    const auto full_after = packed(f, nullptr, nullptr);
+    const auto part_before = packed(f, &old, &*regions);
+    const auto part_after = packed(f, nullptr, &*regions);
+    CHECK(diff(full_before, full_after) == diff(part_before, part_after));
+    CHECK(diff(full_after, full_before) == diff(part_after, part_before));
+    CHECK(part_after.size() < full_after.size());
+  }
 }
 
 TEST_CASE("serial arithmetic follows RFC 1982", "[xfr]") {
