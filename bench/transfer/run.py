@@ -195,7 +195,7 @@ zone:
     finally:
         for p in procs:
             p.terminate()
-            p.wait(30)
+            p.wait(120)
         if a.keep:
             print(f"kept {work}")
         else:
