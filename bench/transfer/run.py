@@ -177,7 +177,7 @@ zone:
                 time.sleep(0.01)
             lags.append(time.monotonic() - t)
             time.sleep(1.2)  # past the 1 s NOTIFY coalescing, so each change is measured alone
-        print(f"change -> Knot answers (CLI add, NOTIFY, whole-zone IXFR): median "
+        print(f"change -> Knot answers (CLI add, NOTIFY, IXFR, Knot applies): median "
               f"{statistics.median(lags):.2f} s of {[round(x, 2) for x in lags]}")
 
         qfile = work / "queries.txt"
