@@ -1,15 +1,15 @@
 // rblzoned: the daemon. Parses arguments and config, opens the store, builds
 // the zone catalog, starts the DNS server, the HTTP admin server and the
 // sweeper, waits for signals.
-#include <spdlog/spdlog.h>
-
-#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <mutex>
 #include <thread>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
 
 #include "admin/http_server.hpp"
 #include "admin/router.hpp"
@@ -63,8 +63,7 @@ int main(int argc, char** argv) {
   app.add_option("--config", config_file, "daemon config file (TOML)");
   app.add_option("--data-dir", data_dir, "data directory (created if missing)");
   app.add_option("--zones", zones_dir, "directory of zone files (*.toml)");
-  app.add_option("--dns-listen", dns_listen,
-                 "DNS address ADDR:PORT (repeatable; '' turns DNS off)");
+  app.add_option("--dns-listen", dns_listen, "DNS address ADDR:PORT (repeatable; '' turns DNS off)");
   app.add_option("--http-listen", http_listen, "HTTP address ADDR:PORT ('' turns HTTP off)");
   app.add_option("--dns-threads", dns_threads, "UDP worker threads (0: one per core)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
