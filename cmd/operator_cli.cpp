@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cmd/export.hpp"
 #include "cmd/status_cli.hpp"
 #include "core/config.hpp"
 #include "core/policy.hpp"
@@ -728,6 +729,11 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
   load_cmd->add_option("--source", add.source, "source recorded (default import)");
   load_cmd->add_flag("--force", add.force, "override the broad-prefix and special-purpose checks");
 
+  std::string export_format = "bind";
+  auto* export_cmd = app.add_subcommand("export", "a zone as a BIND master file or rbldnsd data");
+  export_cmd->add_option("ZONE", zone)->required();
+  export_cmd->add_option("--format", export_format, "bind (default) or rbldnsd");
+
   auto* check_cmd =
       app.add_subcommand("check", "what DNS would answer for an address or domain, and why");
   check_cmd->add_option("ZONE", zone)->required();
@@ -784,6 +790,15 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
     if (history_cmd->parsed()) return cmd_history(c, zone, subject, at);
     if (status_cmd->parsed()) {
       return run_status(status, c.config_file, c.data_dir, c.zones_dir, c.json, out, err, c.clock);
+    }
+    if (export_cmd->parsed()) {
+      c.open();
+      try {
+        export_zone(c.zones, *c.store, c.zone(zone).name, export_format, c.clock(), out);
+      } catch (const std::invalid_argument& e) {
+        throw BadInput(e.what());
+      }
+      return kExitOk;
     }
   } catch (const BadInput& e) {
     err << "rblzone: " << e.what() << "\n";

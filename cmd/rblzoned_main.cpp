@@ -20,6 +20,7 @@
 #include "core/config.hpp"
 #include "core/policy.hpp"
 #include "core/store.hpp"
+#include "zoneserver/notify.hpp"
 #include "zoneserver/pdns_socket.hpp"
 #include "zoneserver/server.hpp"
 #include "zoneserver/zone_catalog.hpp"
@@ -48,6 +49,14 @@ std::size_t sweep_all(core::Store& store, const std::vector<core::ZoneConfig>& z
       total += removed;
       if (removed < 1000) break;
     }
+    // The journal IXFR draws on, trimmed by count and age ([transfer]).
+    std::size_t trimmed = 0;
+    store.env().write([&](core::WriteTxn& txn) {
+      const auto ref = store.ensure_zone(txn, z.name);
+      trimmed = store.trim_journal(txn, ref, z.transfer.journal_max_entries,
+                                   store.now() - z.transfer.journal_max_age, 100000);
+    });
+    if (trimmed > 0) spdlog::debug("zone {}: {} journal entries trimmed", z.name, trimmed);
   }
   return total;
 }
@@ -174,6 +183,13 @@ int main(int argc, char** argv) {
       spdlog::info("HTTP listening on {}", http->bound());
     }
 
+    // NOTIFY to the secondaries of zones that name some (docs/scale-out.md).
+    zoneserver::Notifier dns_notify(store, [&] {
+      std::lock_guard lock(catalog_mutex);
+      return http_catalog;
+    });
+    if (cfg.dns_enabled) dns_notify.start();
+
     std::atomic<bool> running{true};
     std::mutex zones_mutex;
     std::thread sweeper([&] {
@@ -234,6 +250,7 @@ int main(int argc, char** argv) {
     }
     running = false;
     sweeper.join();
+    dns_notify.stop();
     if (http) http->stop();
     if (dns) dns->stop();
     if (pdns) pdns->stop();

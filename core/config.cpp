@@ -553,6 +553,23 @@ void read_access(const Section& s, AccessConfig& a) {
   }
 }
 
+void read_transfer(const Section& s, TransferConfig& t) {
+  s.allow_only({"allow", "notify", "journal_max_entries", "journal_max_age"});
+  t.allow = read_prefixes(s, "allow");
+  constexpr std::string_view kNotify = "\"IPv4:port\" or \"[IPv6]:port\", port 1..65535";
+  if (const auto list = s.get_strings("notify", kNotify)) {
+    for (const auto& [addr, node] : *list) {
+      if (!valid_listen(addr) || addr.ends_with(":0")) s.fail_value("notify", *node, kNotify);
+      if (std::find(t.notify.begin(), t.notify.end(), addr) != t.notify.end()) {
+        s.fail_value("notify", *node, "addresses without duplicates");
+      }
+      t.notify.push_back(addr);
+    }
+  }
+  s.read_int("journal_max_entries", t.journal_max_entries, 1, 100000000, "entries per zone");
+  s.read_seconds("journal_max_age", t.journal_max_age, 60, 366 * 24 * 3600);
+}
+
 struct ParsedZone {
   ZoneConfig config;
   Line name_line;
@@ -564,7 +581,7 @@ ParsedZone parse_zone(std::string_view text, const std::filesystem::path& path) 
   const toml::table root = parse_toml(text, file);
   const Section top(file, root, "");
   top.allow_only({"name", "kind", "ttl", "ns_ttl", "ns", "txt", "lookup_url", "default_code",
-                  "members", "allowlist", "codes", "soa", "policy", "access"});
+                  "members", "allowlist", "codes", "soa", "policy", "access", "transfer"});
 
   ParsedZone out;
   ZoneConfig& z = out.config;
@@ -641,6 +658,7 @@ ParsedZone parse_zone(std::string_view text, const std::filesystem::path& path) 
   }
 
   if (const auto access = top.get_table("access")) read_access(*access, z.access);
+  if (const auto transfer = top.get_table("transfer")) read_transfer(*transfer, z.transfer);
 
   if (combined) {
     const auto members = top.get_strings("members", kNameExpected);

@@ -66,6 +66,15 @@ struct AccessConfig {
   std::optional<std::uint32_t> refused_code;  // host order, within 127.255.255.0/24
 };
 
+// Zone transfer to secondaries (docs/scale-out.md): who may AXFR/IXFR, whom
+// to NOTIFY on a serial change, and how much journal IXFR may draw on.
+struct TransferConfig {
+  std::vector<IpPrefix> allow;                    // empty: no transfers at all
+  std::vector<std::string> notify;                // "ADDR:PORT" of each secondary
+  std::uint32_t journal_max_entries = 100000;     // per zone; older entries are trimmed
+  std::uint32_t journal_max_age = 7 * 24 * 3600;  // seconds
+};
+
 struct ZoneConfig {
   std::filesystem::path file;  // where it was read from, for messages
   std::string name;            // lowercase, no trailing dot
@@ -93,6 +102,7 @@ struct ZoneConfig {
   PolicyConfig policy;
   AccessConfig access;
   std::vector<std::string> allowlist;  // subjects that must never be listed
+  TransferConfig transfer;
 };
 
 struct DaemonConfig {

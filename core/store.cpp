@@ -722,4 +722,27 @@ nlohmann::json to_json(const HistoryEvent& e) {
           {"after", e.after ? to_json(*e.after) : nlohmann::json()}};
 }
 
+std::size_t Store::trim_journal(WriteTxn& txn, const ZoneRef& zone, std::size_t max_entries,
+                                std::int64_t oldest_time, std::size_t limit) {
+  const auto prefix = zone_prefix(zone.id);
+  std::size_t count = 0;
+  {
+    Cursor c(txn, txn.dbs().journal);
+    for (bool ok = c.seek(prefix); ok && c.key().substr(0, 2) == prefix; ok = c.next()) ++count;
+  }
+  std::vector<std::string> doomed;
+  {
+    Cursor c(txn, txn.dbs().journal);
+    for (bool ok = c.seek(prefix); ok && c.key().substr(0, 2) == prefix && doomed.size() < limit;
+         ok = c.next()) {
+      const std::string_view v = c.value();
+      const std::int64_t t = v.size() >= 8 ? get_be<std::int64_t>(v, 0) : 0;
+      if (count - doomed.size() <= max_entries && t >= oldest_time) break;
+      doomed.emplace_back(c.key());
+    }
+  }
+  for (const auto& k : doomed) txn.del(txn.dbs().journal, k);
+  return doomed.size();
+}
+
 }  // namespace rblzone::core

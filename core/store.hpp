@@ -132,6 +132,11 @@ class Store {
   // returns how many. Each gets an "expire" history event and journal entry.
   std::size_t sweep_expired(WriteTxn& txn, const ZoneRef& zone, std::int64_t now,
                             std::size_t limit);
+  // Deletes the zone's oldest journal entries while more than `max_entries`
+  // remain or they are older than `oldest_time`, at most `limit` of them;
+  // returns how many. IXFR from a trimmed serial falls back to a whole zone.
+  std::size_t trim_journal(WriteTxn& txn, const ZoneRef& zone, std::size_t max_entries,
+                           std::int64_t oldest_time, std::size_t limit);
 
   // Records a history event that changes no listing (an allowlist change, a
   // report kept but not acted on): no journal entry, no serial bump.

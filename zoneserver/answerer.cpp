@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "zoneserver/zone_content.hpp"
+
 namespace rblzone::zoneserver {
 
 using core::IpPrefix;
@@ -49,7 +51,7 @@ std::uint32_t Snapshot::serial(const CatalogZone& z) {
   for (const auto& [id, s] : serials_) {
     if (id == z.id) return s;
   }
-  const std::uint32_t s = store_.serial(*txn_, std::string_view(z.config.name));
+  const std::uint32_t s = zone_serial(z, store_, *txn_);  // combined: the members' sum
   serials_.emplace_back(z.id, s);
   return s;
 }
@@ -80,8 +82,8 @@ struct Found {
   std::size_t ncodes = 0;
   const CatalogZone* source = nullptr;  // whose TXT template applies
   std::string_view reason;
-  char listed_subject[80] = {};  // the prefix or domain that matched
-  char queried[80] = {};         // "$": the address or domain asked about
+  char listed_subject[320] = {};  // the prefix or domain that matched (253 + a label)
+  char queried[320] = {};         // "$": the address or domain asked about
   // For IP answers the two texts above are formatted only when a TXT needs
   // them (printf is not free): until then these hold the raw values.
   bool ip_text_pending = false;

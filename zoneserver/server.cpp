@@ -2,6 +2,7 @@
 #include "zoneserver/server.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
@@ -13,6 +14,8 @@
 #include <cstring>
 #include <stdexcept>
 #include <system_error>
+
+#include "zoneserver/xfr.hpp"
 
 namespace rblzone::zoneserver {
 namespace asio = boost::asio;
@@ -153,7 +156,6 @@ asio::awaitable<void> tcp_session(tcp::socket socket, DnsServer* server, core::S
     unsigned* n;
     ~Guard() { --*n; }
   } guard{connections};
-  (void)server;
   auto executor = co_await asio::this_coro::executor;
   // Shared with the watchdog, which may wake after this coroutine ends.
   struct Conn {
@@ -212,6 +214,15 @@ asio::awaitable<void> tcp_session(tcp::socket socket, DnsServer* server, core::S
     co_await asio::async_read(socket_ref, asio::buffer(in.data(), len),
                               asio::redirect_error(asio::use_awaitable, ec));
     if (ec) break;
+    if (server != nullptr && is_transfer_query(in.data(), len)) {
+      // A transfer goes to its own thread on a duplicate of the socket;
+      // this session ends here and the transfer closes the connection.
+      const int fd = dup(socket_ref.native_handle());
+      if (fd >= 0) {
+        server->start_transfer(fd, std::vector<std::uint8_t>(in.data(), in.data() + len), client);
+      }
+      break;
+    }
     wire::Writer w(out.data() + 2, 65535);
     snapshot.renew();
     const auto cat = std::atomic_load(catalog);
@@ -348,8 +359,71 @@ void DnsServer::start() {
   tcp_->thread = std::thread([this] { tcp_->io.run(); });
 }
 
+void DnsServer::start_transfer(int fd, std::vector<std::uint8_t> query, const Client& client) {
+  // The duplicate shares the non-blocking flag asio set: make it blocking,
+  // with a send timeout so a stalled secondary cannot hold a thread forever.
+  const int flags = fcntl(fd, F_GETFL);
+  if (flags >= 0) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  timeval tv{30, 0};
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  timeval drain_tv{0, 200000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &drain_tv, sizeof drain_tv);
+  {
+    std::lock_guard lock(transfers_mutex_);
+    transfer_fds_.push_back(fd);
+  }
+  std::thread([this, fd, query = std::move(query), client] {
+    try {
+      const auto catalog = std::atomic_load(&catalog_);
+      std::vector<std::uint8_t> framed;
+      const auto send = [&](const std::uint8_t* data, std::size_t size) {
+        if (!running_.load(std::memory_order_relaxed)) return false;
+        framed.assign({static_cast<std::uint8_t>(size >> 8), static_cast<std::uint8_t>(size)});
+        framed.insert(framed.end(), data, data + size);
+        for (std::size_t off = 0; off < framed.size();) {
+          const ssize_t n = ::send(fd, framed.data() + off, framed.size() - off, MSG_NOSIGNAL);
+          if (n <= 0) return false;
+          off += static_cast<std::size_t>(n);
+        }
+        return true;
+      };
+      const auto t0 = std::chrono::steady_clock::now();
+      const auto st =
+          serve_transfer(query.data(), query.size(), client, *catalog, store_, clock_(), send);
+      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - t0)
+                          .count();
+      spdlog::info("transfer: {} records in {} messages, {} ms{}", st.records, st.messages, ms,
+                   st.refused       ? " (refused)"
+                   : st.incremental ? " (incremental)"
+                                    : "");
+    } catch (const std::exception& e) {
+      spdlog::error("transfer failed: {}", e.what());
+    }
+    // Let the secondary read everything before the close.
+    shutdown(fd, SHUT_WR);
+    // Bounded: a secondary may keep the connection and send more queries.
+    char drain[512];
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (running_.load(std::memory_order_relaxed) && std::chrono::steady_clock::now() < until &&
+           recv(fd, drain, sizeof drain, 0) > 0) {
+    }
+    std::lock_guard lock(transfers_mutex_);
+    close(fd);
+    std::erase(transfer_fds_, fd);
+    transfers_done_.notify_all();
+  }).detach();
+}
+
 void DnsServer::stop() {
   if (!running_.exchange(false)) return;
+  {
+    // A secondary that stopped reading would hold its transfer in send():
+    // shutting the sockets down ends every transfer at once.
+    std::unique_lock lock(transfers_mutex_);
+    for (const int fd : transfer_fds_) shutdown(fd, SHUT_RDWR);
+    transfers_done_.wait(lock, [this] { return transfer_fds_.empty(); });
+  }
   for (auto& t : threads_) t.join();
   threads_.clear();
   for (const int fd : udp_fds_) close(fd);

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -46,6 +48,11 @@ class DnsServer {
   // Turns the per-query log line on or off (a reload may change it).
   void set_query_log(bool on) { query_log_.store(on, std::memory_order_relaxed); }
 
+  // Serves an AXFR/IXFR on its own thread with a blocking socket `fd`
+  // (which it closes), so a long transfer never stalls the TCP listener.
+  // stop() waits for running transfers to end. Called by the TCP sessions.
+  void start_transfer(int fd, std::vector<std::uint8_t> query, const Client& client);
+
   // Counters summed over all workers and the TCP listener.
   const std::vector<std::unique_ptr<QueryStats>>& stats() const { return stats_; }
 
@@ -64,6 +71,9 @@ class DnsServer {
   std::vector<std::unique_ptr<QueryStats>> stats_;
   std::vector<std::string> bound_;
   std::unique_ptr<Tcp> tcp_;
+  std::mutex transfers_mutex_;
+  std::condition_variable transfers_done_;
+  std::vector<int> transfer_fds_;  // sockets of running transfers, guarded by transfers_mutex_
 };
 
 }  // namespace rblzone::zoneserver

@@ -1,0 +1,172 @@
+"""Real DNS secondaries for the transfer tests: Knot (knotd) and NSD from
+Debian, each started in its own temporary directory on a free loopback port,
+pulling zones from rblzoned by AXFR/IXFR and taking its NOTIFY.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import dns.exception
+import dns.rcode
+
+from harness import HOST, query
+
+KNOTD = shutil.which("knotd") or "/usr/sbin/knotd"
+NSD = shutil.which("nsd") or "/usr/sbin/nsd"
+
+
+def free_port() -> int:
+    """A port free on 127.0.0.1 for both UDP and TCP right now."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+            t.bind((HOST, 0))
+            port = t.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                try:
+                    u.bind((HOST, port))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError("no free port")
+
+
+class Secondary:
+    name = "secondary"
+
+    def __init__(self, workdir: Path, zones: list[str], primary_port: int, port: int):
+        self.dir = Path(workdir) / self.name
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.zones = zones
+        self.primary_port = primary_port
+        self.port = port
+        self.proc: subprocess.Popen | None = None
+        self.log_path = self.dir / "out.log"
+
+    def log(self) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        extra = self.dir / "nsd.log"
+        if extra.exists():
+            text += extra.read_text(errors="replace")
+        return text
+
+    def argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self, timeout=20.0):
+        with open(self.log_path, "wb") as out:
+            self.proc = subprocess.Popen(self.argv(), stdout=out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, cwd=self.dir)
+        self.wait_serials(None, timeout)
+        return self
+
+    def serial(self, zone: str):
+        try:
+            r = query(self.port, zone, "SOA", timeout=0.5)
+        except (dns.exception.Timeout, OSError):
+            return None
+        if r.rcode() != dns.rcode.NOERROR or not r.answer:
+            return None
+        return r.answer[0][0].serial
+
+    def wait_serials(self, serials: dict | None, timeout: float):
+        """Until every zone is served (at the given serials, if any)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            now = {z: self.serial(z) for z in self.zones}
+            if all(v is not None for v in now.values()) and (
+                    serials is None or all(now[z] == serials[z] for z in serials)):
+                return now
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited {self.proc.returncode}:\n{self.log()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.name} serials {now}, want {serials}:\n"
+                                     f"{self.log()[-4000:]}")
+            time.sleep(0.05)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class Knot(Secondary):
+    name = "knot"
+
+    def argv(self):
+        d = self.dir
+        (d / "db").mkdir(exist_ok=True)
+        (d / "zones").mkdir(exist_ok=True)
+        zones = "".join(f"  - domain: {z}\n    master: primary\n    acl: notify_from_primary\n"
+                        for z in self.zones)
+        (d / "knot.conf").write_text(f"""\
+server:
+    rundir: "{d}"
+    listen: {HOST}@{self.port}
+    tcp-workers: 2
+    udp-workers: 2
+    background-workers: 2
+log:
+  - target: stdout
+    any: info
+database:
+    storage: "{d / 'db'}"
+remote:
+  - id: primary
+    address: {HOST}@{self.primary_port}
+acl:
+  - id: notify_from_primary
+    address: 127.0.0.0/8
+    action: notify
+template:
+  - id: default
+    storage: "{d / 'zones'}"
+    zonefile-sync: -1
+    zonefile-load: none
+    journal-content: none
+    semantic-checks: off
+zone:
+{zones}""")
+        return [KNOTD, "-c", str(d / "knot.conf")]
+
+
+class Nsd(Secondary):
+    name = "nsd"
+
+    def argv(self):
+        d = self.dir
+        zones = "".join(f"""\
+zone:
+    name: {z}
+    allow-notify: {HOST} NOKEY
+    request-xfr: {HOST}@{self.primary_port} NOKEY
+""" for z in self.zones)
+        (d / "nsd.conf").write_text(f"""\
+server:
+    ip-address: {HOST}@{self.port}
+    do-ip6: no
+    server-count: 1
+    username: ""
+    chroot: ""
+    zonesdir: "{d}"
+    zonelistfile: "{d / 'zone.list'}"
+    database: ""
+    pidfile: "{d / 'nsd.pid'}"
+    xfrdfile: "{d / 'xfrd.state'}"
+    xfrdir: "{d}"
+    logfile: "{d / 'nsd.log'}"
+    xfrd-reload-timeout: 0
+    zonefiles-write: 0
+    verbosity: 2
+remote-control:
+    control-enable: no
+{zones}""")
+        return [NSD, "-d", "-c", str(d / "nsd.conf")]

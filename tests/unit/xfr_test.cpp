@@ -1,0 +1,395 @@
+// Tests for zoneserver/zone_content and zoneserver/xfr: which records the
+// listings become (wildcards, expansions, stop names), and the AXFR/IXFR
+// message streams, over a real store in a temp dir, without sockets.
+#include "zoneserver/xfr.hpp"
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <iterator>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tests/unit/temp_dir.hpp"
+#include "tests/unit/wire_bytes.hpp"
+#include "zoneserver/zone_content.hpp"
+
+namespace rblzone::zoneserver {
+namespace {
+
+using rblzone::testing::Bytes;
+using rblzone::testing::put16;
+using rblzone::testing::put32;
+using rblzone::testing::put_name;
+
+constexpr std::int64_t kNow = 1700000000;
+
+core::ZoneConfig zone_config(const std::string& name, core::ZoneKind kind) {
+  core::ZoneConfig z;
+  z.name = name;
+  z.kind = kind;
+  z.ns = {"ns1." + name};
+  z.soa.mname = z.ns.front();
+  z.soa.rname = "hostmaster." + name;
+  z.txt = "{reason} [{subject}] $";
+  z.transfer.allow = {*core::IpPrefix::parse("127.0.0.0/8")};
+  return z;
+}
+
+struct Fixture {
+  rblzone::testing::TempDir dir{"xfr"};
+  core::Store store{dir.path() / "data", [] { return kNow; }};
+  std::shared_ptr<const ZoneCatalog> catalog;
+
+  Fixture() {
+    auto bl = zone_config("bl.test", core::ZoneKind::ip);
+    auto dbl = zone_config("dbl.test", core::ZoneKind::domain);
+    auto pbl = zone_config("pbl.test", core::ZoneKind::ip);
+    pbl.default_code = 0x7f00000a;
+    auto zen = zone_config("zen.test", core::ZoneKind::combined);
+    zen.members = {"bl.test", "pbl.test"};
+    catalog = ZoneCatalog::build({bl, dbl, pbl, zen}, store);
+  }
+
+  void put(const std::string& zone, const std::string& subject, std::uint32_t code,
+           std::uint8_t flags = 0, std::int64_t expires = 0) {
+    core::Listing l;
+    if (code) l.codes = {code};
+    l.flags = flags;
+    l.expires = expires;
+    l.reason = "r";
+    store.env().write([&](core::WriteTxn& txn) {
+      const auto ref = store.ensure_zone(txn, zone);
+      store.put(txn, ref, *core::parse_subject(subject), l, core::Change{"test", "list", ""});
+    });
+  }
+
+  const CatalogZone& zone(const std::string& name) const {
+    for (const auto& z : catalog->zones()) {
+      if (z->config.name == name) return *z;
+    }
+    FAIL("no zone " << name);
+    throw;
+  }
+
+  // owner text -> "TYPE rdata" strings.
+  std::map<std::string, std::set<std::string>> records(const std::string& name) {
+    std::map<std::string, std::set<std::string>> out;
+    const core::ReadTxn txn = store.env().begin_read();
+    zone_records(zone(name), store, txn, kNow, [&](const ZoneRecord& r) {
+      std::string v;
+      if (r.type == wire::type::A) {
+        v = "A " +
+            core::code_to_string((std::uint32_t{static_cast<std::uint8_t>(r.rdata[0])} << 24) |
+                                 static_cast<std::uint8_t>(r.rdata[3]));
+      } else if (r.type == wire::type::TXT) {
+        v = "TXT " + std::string(r.rdata.substr(1));
+      } else if (r.type == kPlaceholderType) {
+        v = "HINFO";
+      } else if (r.type == wire::type::NS) {
+        v = "NS";
+      }
+      out[owner_text(r.owner)].insert(v);
+      return true;
+    });
+    return out;
+  }
+};
+
+TEST_CASE("octet-aligned prefixes are wildcards, others expand", "[xfr]") {
+  Fixture f;
+  f.put("bl.test", "192.0.2.0/24", 0x7f000003);
+  f.put("bl.test", "198.51.100.0/23", 0x7f000004);
+  f.put("bl.test", "203.0.113.0/30", 0x7f000005);
+  const auto r = f.records("bl.test");
+  CHECK(r.at("*.2.0.192") ==
+        std::set<std::string>{"A 127.0.0.3", "TXT r [192.0.2.0/24] 192.0.2.0/24"});
+  CHECK(r.count("*.100.51.198") == 1);
+  CHECK(r.count("*.101.51.198") == 1);
+  for (const std::string host : {"0.113.0.203", "1.113.0.203", "2.113.0.203", "3.113.0.203"}) {
+    const std::string addr = "203.0.113." + host.substr(0, 1);
+    CHECK(r.at(host) == std::set<std::string>{"A 127.0.0.5", "TXT r [203.0.113.0/30] " + addr});
+  }
+  CHECK(r.count("4.113.0.203") == 0);
+  // Test points, in both trees.
+  CHECK(r.at("2.0.0.127").count("A 127.0.0.2") == 1);
+  CHECK(r.count("1.0.0.127") == 0);
+  CHECK(r.at("@") == std::set<std::string>{"NS"});
+}
+
+TEST_CASE("exclusions and deeper listings under a wildcard stop it", "[xfr]") {
+  Fixture f;
+  f.put("bl.test", "10.20.0.0/16", 0x7f000002);
+  f.put("bl.test", "10.20.30.40", 0x7f000005);
+  f.put("bl.test", "10.20.7.0/24", 0, core::kFlagExclusion);
+  f.put("bl.test", "10.20.8.9", 0, core::kFlagExclusion);
+  const auto r = f.records("bl.test");
+  CHECK(r.count("*.20.10") == 1);
+  // The /24 holding the host would otherwise be an empty non-terminal that
+  // hides the /16's wildcard from its other addresses.
+  CHECK(r.at("*.30.20.10").count("A 127.0.0.2") == 1);
+  CHECK(r.at("40.30.20.10").count("A 127.0.0.5") == 1);
+  CHECK(r.at("7.20.10") == std::set<std::string>{"HINFO"});
+  CHECK(r.count("*.7.20.10") == 0);
+  CHECK(r.at("9.8.20.10") == std::set<std::string>{"HINFO"});
+  CHECK(r.at("*.8.20.10").count("A 127.0.0.2") == 1);
+}
+
+TEST_CASE("expired listings are absent; expiry in the future is not", "[xfr]") {
+  Fixture f;
+  f.put("bl.test", "192.0.2.1", 0x7f000002, 0, kNow);
+  f.put("bl.test", "192.0.2.2", 0x7f000002, 0, kNow + 1);
+  const auto r = f.records("bl.test");
+  CHECK(r.count("1.2.0.192") == 0);
+  CHECK(r.count("2.2.0.192") == 1);
+}
+
+TEST_CASE("domains: exact names, subtrees as wildcards, exclusions", "[xfr]") {
+  Fixture f;
+  f.put("dbl.test", "spam.example", 0x7f000002);
+  f.put("dbl.test", "*.sub.example", 0x7f000003, core::kFlagSubtree);
+  f.put("dbl.test", "a.b.sub.example", 0x7f000004);
+  f.put("dbl.test", "x.sub.example", 0, core::kFlagExclusion);
+  const auto r = f.records("dbl.test");
+  CHECK(r.at("spam.example").count("A 127.0.0.2") == 1);
+  CHECK(r.count("*.spam.example") == 0);
+  CHECK(r.at("*.sub.example").count("TXT r [sub.example] sub.example") == 1);
+  CHECK(r.at("b.sub.example").count("A 127.0.0.3") == 1);  // listed via the subtree
+  CHECK(r.at("*.b.sub.example").count("A 127.0.0.3") == 1);
+  CHECK(r.at("a.b.sub.example").count("A 127.0.0.4") == 1);
+  CHECK(r.count("x.sub.example") == 0);  // exists as the parent of its wildcard
+  CHECK(r.at("*.x.sub.example").count("A 127.0.0.3") == 1);
+  CHECK(r.at("test").count("A 127.0.0.2") == 1);
+}
+
+TEST_CASE("a combined zone answers with its members' codes and their serial sum", "[xfr]") {
+  Fixture f;
+  f.put("bl.test", "192.0.2.0/24", 0x7f000003);
+  f.put("pbl.test", "192.0.2.0/24", 0);
+  const auto r = f.records("zen.test");
+  CHECK(r.at("*.2.0.192").count("A 127.0.0.3") == 1);
+  CHECK(r.at("*.2.0.192").count("A 127.0.0.10") == 1);
+  const core::ReadTxn txn = f.store.env().begin_read();
+  CHECK(zone_serial(f.zone("zen.test"), f.store, txn) ==
+        f.store.serial(txn, "bl.test") + f.store.serial(txn, "pbl.test"));
+}
+
+Bytes xfr_query(std::uint16_t qtype, const char* name, std::optional<std::uint32_t> serial = {}) {
+  Bytes q;
+  put16(q, 0x1234);
+  put16(q, 0);
+  put16(q, 1);
+  put16(q, 0);
+  put16(q, serial ? 1 : 0);
+  put16(q, 0);
+  put_name(q, name);
+  put16(q, qtype);
+  put16(q, 1);
+  if (serial) {
+    put_name(q, name);
+    put16(q, wire::type::SOA);
+    put16(q, 1);
+    put32(q, 0);
+    Bytes rdata;
+    put_name(rdata, "a");
+    put_name(rdata, "b");
+    put32(rdata, *serial);
+    for (int i = 0; i < 4; ++i) put32(rdata, 0);
+    put16(q, static_cast<std::uint16_t>(rdata.size()));
+    q.insert(q.end(), rdata.begin(), rdata.end());
+  }
+  return q;
+}
+
+struct Sent {
+  std::vector<Bytes> messages;
+  MessageSink sink() {
+    return [this](const std::uint8_t* d, std::size_t n) {
+      messages.emplace_back(d, d + n);
+      return true;
+    };
+  }
+  int rcode(std::size_t i = 0) const { return messages.at(i)[3] & 0xf; }
+  std::uint16_t ancount(std::size_t i) const {
+    return static_cast<std::uint16_t>((messages.at(i)[6] << 8) | messages.at(i)[7]);
+  }
+};
+
+Client client(std::uint32_t v4) {
+  return Client{core::IpPrefix::v4(v4, 32).bytes(), Transport::tcp};
+}
+
+TEST_CASE("AXFR: SOA first and last, to allowed clients only", "[xfr]") {
+  Fixture f;
+  for (int i = 0; i < 3000; ++i) {
+    f.put("bl.test", "10.0." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1),
+          0x7f000002);
+  }
+  const Bytes q = xfr_query(wire::type::AXFR, "bl.test");
+  Sent sent;
+  const auto st = serve_transfer(q.data(), q.size(), client(0x7f000001), *f.catalog, f.store, kNow,
+                                 sent.sink());
+  CHECK_FALSE(st.refused);
+  REQUIRE(sent.messages.size() > 1);  // 6000+ records do not fit one message
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i < sent.messages.size(); ++i) {
+    CHECK(sent.rcode(i) == 0);
+    CHECK(sent.messages[i].size() <= 65535);
+    total += sent.ancount(i);
+  }
+  CHECK(total == st.records);
+  // The first record after the question is the SOA (type at offset 12+q+2).
+  const std::size_t first_rr = q.size();
+  CHECK(sent.messages.front()[first_rr + 2] == 0);
+  CHECK(sent.messages.front()[first_rr + 3] == wire::type::SOA);
+
+  Sent refused;
+  const auto r = serve_transfer(q.data(), q.size(), client(0x0a000001), *f.catalog, f.store, kNow,
+                                refused.sink());
+  CHECK(r.refused);
+  REQUIRE(refused.messages.size() == 1);
+  CHECK(refused.rcode() == wire::rcode::REFUSED);
+
+  const Bytes other = xfr_query(wire::type::AXFR, "x.bl.test");
+  Sent not_apex;
+  serve_transfer(other.data(), other.size(), client(0x7f000001), *f.catalog, f.store, kNow,
+                 not_apex.sink());
+  CHECK(not_apex.rcode() == wire::rcode::REFUSED);
+}
+
+TEST_CASE("IXFR: the SOA alone when current, the journal's difference, or the whole zone",
+          "[xfr]") {
+  Fixture f;
+  f.put("bl.test", "192.0.2.1", 0x7f000002);
+  const auto serial_now = [&] {
+    const core::ReadTxn txn = f.store.env().begin_read();
+    return f.store.serial(txn, "bl.test");
+  };
+  const std::uint32_t s1 = serial_now();
+  const Bytes current = xfr_query(wire::type::IXFR, "bl.test", s1);
+  Sent a;
+  serve_transfer(current.data(), current.size(), client(0x7f000001), *f.catalog, f.store, kNow,
+                 a.sink());
+  REQUIRE(a.messages.size() == 1);
+  CHECK(a.ancount(0) == 1);
+
+  // Changes since s1: a new address, and 192.0.2.1's code changed.
+  f.put("bl.test", "192.0.2.9", 0x7f000004);
+  f.put("bl.test", "192.0.2.1", 0x7f000003);
+  const Bytes since = xfr_query(wire::type::IXFR, "bl.test", s1);
+  Sent b;
+  const auto st = serve_transfer(since.data(), since.size(), client(0x7f000001), *f.catalog,
+                                 f.store, kNow, b.sink());
+  CHECK(st.incremental);
+  // SOA new, SOA s1, -A of .1, SOA new, +A of .1, +A +TXT of .9, SOA new, the
+  // addresses in both trees (their ::ffff: nibble names too). The TXT of .1
+  // does not show the code, so it is unchanged and not sent.
+  CHECK(st.records == 2 + 2 + 1 + 2 + 4 + 1);
+
+  // A serial the journal does not reach back to: the whole zone.
+  const Bytes old = xfr_query(wire::type::IXFR, "bl.test", s1 - 5);
+  Sent c;
+  const auto whole = serve_transfer(old.data(), old.size(), client(0x7f000001), *f.catalog, f.store,
+                                    kNow, c.sink());
+  CHECK_FALSE(whole.incremental);
+  CHECK(whole.records > st.records);
+
+  const Bytes bad = xfr_query(wire::type::IXFR, "bl.test");  // no SOA in authority
+  Sent d;
+  serve_transfer(bad.data(), bad.size(), client(0x7f000001), *f.catalog, f.store, kNow, d.sink());
+  CHECK(d.rcode() == wire::rcode::FORMERR);
+}
+
+// The records of the zone, sorted, with `old` standing in for the store.
+std::vector<std::string> packed(Fixture& f, const ListingOverrides* old, const ZoneRegions* only) {
+  std::vector<std::string> out;
+  const core::ReadTxn txn = f.store.env().begin_read();
+  zone_records(
+      f.zone("bl.test"), f.store, txn, kIgnoreExpiry,
+      [&](const ZoneRecord& r) {
+        out.push_back(owner_text(r.owner) + " " + std::to_string(r.type) + " " +
+                      std::string(r.rdata));
+        return true;
+      },
+      old, only);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST_CASE("an IXFR region holds exactly the records the changes touch", "[xfr]") {
+  Fixture f;
+  std::mt19937 rng(5);
+  const auto rnd = [&](unsigned n) { return static_cast<unsigned>(rng() % n); };
+  const auto v4 = [&] {
+    return std::to_string(11 + rnd(3)) + "." + std::to_string(rnd(3)) + "." +
+           std::to_string(rnd(4)) + "." + std::to_string(rnd(256));
+  };
+  for (int i = 0; i < 300; ++i) f.put("bl.test", v4(), 0x7f000002 + rnd(3));
+  for (int i = 0; i < 30; ++i) {
+    const auto a = v4();
+    const unsigned len = 16 + rnd(17);
+    const auto net =
+        core::IpPrefix::v4(core::IpPrefix::parse(a)->v4_addr(), static_cast<std::uint8_t>(len));
+    f.put("bl.test", net.to_string(), 0x7f000003, rnd(3) == 0 ? core::kFlagExclusion : 0);
+  }
+  for (int round = 0; round < 20; ++round) {
+    // Remember what the subjects are now, change them, and compare the
+    // difference over the regions with the difference over the whole zone.
+    ListingOverrides old;
+    std::vector<std::string> subjects;
+    for (int i = 0; i < 3; ++i) {
+      const auto a = core::IpPrefix::parse(v4());
+      const std::uint8_t len = static_cast<std::uint8_t>(rnd(2) ? 32 : 20 + rnd(13));
+      subjects.push_back(core::IpPrefix::v4(a->v4_addr(), len).to_string());
+    }
+    {
+      const core::ReadTxn txn = f.store.env().begin_read();
+      const auto ref = *f.store.find_zone(txn, "bl.test");
+      for (const auto& text : subjects) {
+        const auto subject = *core::parse_subject(text);
+        old.emplace(core::listing_key(ref.id, subject),
+                    ListingOverride{subject, f.store.get(txn, ref, subject)});
+      }
+    }
+    for (const auto& text : subjects) {
+      if (rnd(3) == 0) {
+        f.store.env().write([&](core::WriteTxn& txn) {
+          const auto ref = f.store.ensure_zone(txn, "bl.test");
+          f.store.remove(txn, ref, *core::parse_subject(text), core::Change{"t", "delist", ""});
+        });
+      } else {
+        f.put("bl.test", text, 0x7f000002 + rnd(4), rnd(4) == 0 ? core::kFlagExclusion : 0);
+      }
+    }
+    std::optional<ZoneRegions> regions;
+    {
+      const core::ReadTxn txn = f.store.env().begin_read();
+      regions = change_regions(f.zone("bl.test"), txn, old);
+    }
+    REQUIRE(regions);
+    const auto diff = [](const std::vector<std::string>& a, const std::vector<std::string>& b) {
+      std::vector<std::string> out;
+      std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+      return out;
+    };
+    const auto full_before = packed(f, &old, nullptr);
+    const auto full_after = packed(f, nullptr, nullptr);
+    const auto part_before = packed(f, &old, &*regions);
+    const auto part_after = packed(f, nullptr, &*regions);
+    CHECK(diff(full_before, full_after) == diff(part_before, part_after));
+    CHECK(diff(full_after, full_before) == diff(part_after, part_before));
+    CHECK(part_after.size() < full_after.size());
+  }
+}
+
+TEST_CASE("serial arithmetic follows RFC 1982", "[xfr]") {
+  CHECK(serial_at_or_after(5, 5));
+  CHECK(serial_at_or_after(6, 5));
+  CHECK_FALSE(serial_at_or_after(5, 6));
+  CHECK(serial_at_or_after(1, 0xffffffffu));
+}
+
+}  // namespace
+}  // namespace rblzone::zoneserver

@@ -1,0 +1,278 @@
+// AXFR and IXFR response streams (see xfr.hpp).
+#include "zoneserver/xfr.hpp"
+
+#include <algorithm>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "zoneserver/zone_content.hpp"
+
+namespace rblzone::zoneserver {
+namespace {
+
+// Messages are cut at this size; 64 KiB is the protocol's limit, a smaller
+// message lets the secondary start parsing sooner.
+constexpr std::size_t kMessageTarget = 32 * 1024;
+constexpr std::size_t kMessageMax = 65535;
+
+bool allowed(const core::TransferConfig& t, const core::IpPrefix::Bytes& addr) {
+  return std::any_of(t.allow.begin(), t.allow.end(),
+                     [&](const core::IpPrefix& p) { return p.contains(addr); });
+}
+
+// Reads the SOA serial from an IXFR query's authority section.
+std::optional<std::uint32_t> ixfr_serial(const std::uint8_t* data, std::size_t size,
+                                         const wire::Query& q) {
+  wire::Reader r(data, size);
+  r.seek(6);
+  const std::uint16_t ancount = r.u16();
+  const std::uint16_t nscount = r.u16();
+  if (ancount != 0 || nscount < 1) return std::nullopt;
+  r.seek(q.question_end);
+  wire::Name owner;
+  if (!wire::read_name(r, owner)) return std::nullopt;
+  const std::uint16_t type = r.u16();
+  r.skip(6);  // class, TTL
+  const std::uint16_t rdlen = r.u16();
+  const std::size_t rdata_end = r.pos() + rdlen;
+  wire::Name mname;
+  wire::Name rname;
+  if (type != wire::type::SOA || !wire::read_name(r, mname) || !wire::read_name(r, rname)) {
+    return std::nullopt;
+  }
+  const std::uint32_t serial = r.u32();
+  if (!r.ok() || r.pos() + 16 != rdata_end) return std::nullopt;
+  return serial;
+}
+
+// Builds the response messages: each carries the question, so every owner
+// can be written as its relative labels plus a pointer to the apex at 12.
+class Stream {
+ public:
+  Stream(const std::uint8_t* query, const wire::Query& q, const MessageSink& send)
+      : query_(query), q_(q), send_(send), buf_(kMessageMax) {
+    begin();
+  }
+
+  bool add(const ZoneRecord& rec) {
+    if (failed_) return false;
+    const std::size_t need = rec.owner.size() + 2 + 10 + rec.rdata.size();
+    if (count_ > 0 && size_ + need > kMessageTarget && !flush()) return false;
+    std::uint8_t* p = buf_.data() + size_;
+    std::copy(rec.owner.begin(), rec.owner.end(), p);
+    p += rec.owner.size();
+    *p++ = 0xc0;
+    *p++ = static_cast<std::uint8_t>(wire::kHeaderSize);
+    const auto put16 = [&p](std::uint32_t v) {
+      *p++ = static_cast<std::uint8_t>(v >> 8);
+      *p++ = static_cast<std::uint8_t>(v);
+    };
+    put16(rec.type);
+    put16(wire::kClassIN);
+    put16(rec.ttl >> 16);
+    put16(rec.ttl & 0xffff);
+    put16(static_cast<std::uint32_t>(rec.rdata.size()));
+    std::copy(rec.rdata.begin(), rec.rdata.end(), p);
+    p += rec.rdata.size();
+    size_ = static_cast<std::size_t>(p - buf_.data());
+    ++count_;
+    ++stats_.records;
+    return true;
+  }
+
+  bool flush() {
+    if (failed_) return false;
+    const std::uint16_t flags = wire::flag::QR | wire::flag::AA | (rcode_ & 0xf);
+    set16(2, flags);
+    set16(6, count_);
+    ++stats_.messages;
+    if (!send_(buf_.data(), size_)) failed_ = true;
+    begin();
+    return !failed_;
+  }
+
+  void set_rcode(std::uint8_t rcode) { rcode_ = rcode; }
+  TransferStats& stats() { return stats_; }
+
+ private:
+  void begin() {
+    size_ = 0;
+    count_ = 0;
+    std::fill(buf_.begin(), buf_.begin() + wire::kHeaderSize, std::uint8_t{0});
+    set16(0, q_.id);
+    set16(4, 1);
+    std::copy(query_ + wire::kHeaderSize, query_ + q_.question_end,
+              buf_.data() + wire::kHeaderSize);
+    size_ = q_.question_end;
+  }
+  void set16(std::size_t at, std::uint32_t v) {
+    buf_[at] = static_cast<std::uint8_t>(v >> 8);
+    buf_[at + 1] = static_cast<std::uint8_t>(v);
+  }
+
+  const std::uint8_t* query_;
+  const wire::Query& q_;
+  const MessageSink& send_;
+  std::vector<std::uint8_t> buf_;
+  std::size_t size_ = 0;
+  std::uint16_t count_ = 0;
+  std::uint8_t rcode_ = 0;
+  bool failed_ = false;
+  TransferStats stats_;
+};
+
+// A record as one sortable string: owner length, owner, type, TTL, RDATA.
+std::string pack(const ZoneRecord& r) {
+  std::string k;
+  k.push_back(static_cast<char>(r.owner.size()));
+  k += r.owner;
+  for (const std::uint32_t v : {std::uint32_t{r.type} << 16, r.ttl}) {
+    for (int b = 3; b >= 0; --b) k.push_back(static_cast<char>(v >> (8 * b)));
+  }
+  k += r.rdata;
+  return k;
+}
+
+ZoneRecord unpack(std::string_view k) {
+  const auto n = static_cast<std::uint8_t>(k[0]);
+  const auto byte = [&](std::size_t i) { return std::uint32_t{static_cast<std::uint8_t>(k[i])}; };
+  const std::size_t t = 1u + n;
+  return ZoneRecord{k.substr(1, n), static_cast<std::uint16_t>((byte(t) << 8) | byte(t + 1)),
+                    (byte(t + 4) << 24) | (byte(t + 5) << 16) | (byte(t + 6) << 8) | byte(t + 7),
+                    k.substr(t + 8)};
+}
+
+std::vector<std::string> packed_records(const CatalogZone& zone, const core::Store& store,
+                                        const core::ReadTxn& txn, const ListingOverrides* overrides,
+                                        const ZoneRegions* regions) {
+  std::vector<std::string> out;
+  zone_records(
+      zone, store, txn, kIgnoreExpiry,
+      [&](const ZoneRecord& r) {
+        out.push_back(pack(r));
+        return true;
+      },
+      overrides, regions);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The listings as they were at serial `from`, for the subjects the journal
+// says changed since: the `before` of the history event of each subject's
+// first change after `from`. nullopt when the journal no longer reaches back
+// to `from`, or an event cannot be matched unambiguously.
+std::optional<ListingOverrides> state_at(const CatalogZone& zone, core::Store& store,
+                                         const core::ReadTxn& txn, std::uint32_t from,
+                                         std::uint32_t current) {
+  const core::ZoneRef ref{zone.id, zone.config.name};
+  const auto journal = store.journal_since(txn, ref, from);
+  if (journal.empty() || journal.front().serial != from + 1 || journal.back().serial != current) {
+    return std::nullopt;
+  }
+  ListingOverrides out;
+  for (const auto& e : journal) {
+    const auto subject = core::parse_subject(e.subject);
+    if (!subject) return std::nullopt;
+    const std::string key = core::listing_key(zone.id, *subject);
+    if (out.count(key)) continue;  // only the first change after `from` tells
+    std::optional<std::optional<core::Listing>> before;
+    for (const auto& h : store.history(txn, ref, *subject)) {
+      if (h.time != e.time || h.after.has_value() == e.removed) continue;
+      if (!e.removed && h.after != e.listing) continue;
+      if (before && *before != h.before) return std::nullopt;  // ambiguous
+      before = h.before;
+    }
+    if (!before) return std::nullopt;
+    out.emplace(key, ListingOverride{*subject, *before});
+  }
+  return out;
+}
+
+}  // namespace
+
+bool is_transfer_query(const std::uint8_t* query, std::size_t size) {
+  wire::Query q;
+  if (wire::parse_query(query, size, q) != wire::ParseStatus::ok) return false;
+  return q.qtype == wire::type::AXFR || q.qtype == wire::type::IXFR;
+}
+
+TransferStats serve_transfer(const std::uint8_t* query, std::size_t size, const Client& client,
+                             const ZoneCatalog& catalog, core::Store& store, std::int64_t now,
+                             const MessageSink& send) {
+  wire::Query q;
+  if (wire::parse_query(query, size, q) != wire::ParseStatus::ok) return {};
+  Stream out(query, q, send);
+  std::size_t apex_label = 0;
+  const CatalogZone* zone = catalog.find(q.qname, apex_label);
+  // Not a zone apex of ours, or not a secondary we serve: one REFUSED.
+  if (zone == nullptr || apex_label != 0 || q.qclass != wire::kClassIN ||
+      !allowed(zone->config.transfer, client.addr)) {
+    out.set_rcode(wire::rcode::REFUSED);
+    out.flush();
+    out.stats().refused = true;
+    return out.stats();
+  }
+  std::optional<std::uint32_t> have;
+  if (q.qtype == wire::type::IXFR) {
+    have = ixfr_serial(query, size, q);
+    if (!have) {
+      out.set_rcode(wire::rcode::FORMERR);
+      out.flush();
+      return out.stats();
+    }
+  }
+
+  const core::ReadTxn txn = store.env().begin_read();
+  const std::uint32_t serial = zone_serial(*zone, store, txn);
+  const std::string soa = soa_rdata(*zone, serial);
+  const ZoneRecord soa_rec{{}, wire::type::SOA, zone->config.soa.ttl, soa};
+
+  if (have && serial_at_or_after(*have, serial)) {  // up to date: our SOA alone
+    out.add(soa_rec);
+    out.flush();
+    return out.stats();
+  }
+  // IXFR from the journal (RFC 1995 condensed form: one difference from the
+  // client's serial to ours), for zones with a journal of their own.
+  if (have && zone->config.kind != core::ZoneKind::combined) {
+    if (const auto old_state = state_at(*zone, store, txn, *have, serial)) {
+      // Only the regions the changes touch are rebuilt, when they are
+      // self-contained; otherwise the whole zone, twice.
+      const auto regions = change_regions(*zone, txn, *old_state);
+      const ZoneRegions* only = regions ? &*regions : nullptr;
+      const auto before = packed_records(*zone, store, txn, &*old_state, only);
+      const auto after = packed_records(*zone, store, txn, nullptr, only);
+      std::vector<std::string> removed;
+      std::vector<std::string> added;
+      std::set_difference(before.begin(), before.end(), after.begin(), after.end(),
+                          std::back_inserter(removed));
+      std::set_difference(after.begin(), after.end(), before.begin(), before.end(),
+                          std::back_inserter(added));
+      const std::string old_soa = soa_rdata(*zone, *have);
+      bool ok = out.add(soa_rec) &&
+                out.add(ZoneRecord{{}, wire::type::SOA, zone->config.soa.ttl, old_soa});
+      for (const auto& r : removed) ok = ok && out.add(unpack(r));
+      ok = ok && out.add(soa_rec);
+      for (const auto& r : added) ok = ok && out.add(unpack(r));
+      if (ok && out.add(soa_rec)) out.flush();
+      out.stats().incremental = true;
+      return out.stats();
+    }
+  }
+  // AXFR, and IXFR as a whole zone (RFC 1995 section 4: the entire zone
+  // may be returned, SOA first and last).
+  // For AXFR the SOA goes out at once: collecting a large zone's listings
+  // takes a while, and secondaries time out on a silent connection. (Not for
+  // IXFR, where a first message holding one SOA could read as "up to date".)
+  (void)now;
+  if (!out.add(soa_rec) || (!have && !out.flush())) return out.stats();
+  if (!zone_records(*zone, store, txn, kIgnoreExpiry,
+                    [&](const ZoneRecord& r) { return out.add(r); })) {
+    return out.stats();
+  }
+  if (out.add(soa_rec)) out.flush();
+  return out.stats();
+}
+
+}  // namespace rblzone::zoneserver

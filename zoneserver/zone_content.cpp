@@ -1,0 +1,698 @@
+// Listings -> records (see zone_content.hpp).
+//
+// IP trees. Every stored prefix is widened to the next label boundary (8
+// bits in the IPv4 octet tree, 4 in the nibble tree) and expanded there into
+// the aligned nodes it covers. The tree of those nodes and all their aligned
+// ancestors is walked depth first; at each node N the effective listing is
+// the longest-prefix match among the stored prefixes expanded on the path to
+// N, per source zone, exactly as match_ip() would find it for any address
+// whose deepest aligned ancestor in the tree is N. Then:
+//   N is an address (full length)  -> A/TXT if listed;
+//   N is shorter and listed        -> a wildcard "*.N" with A/TXT;
+//   N is not listed, would be covered by the parent's wildcard, and has
+//     nothing below it             -> an HINFO placeholder so N exists and
+//                                     stops that wildcard.
+// An address below N that is not itself a node has no name of its own, so
+// its closest encloser is N (or an ancestor whose wildcard is absent for the
+// same reason) and it gets N's wildcard, i.e. N's effective listing.
+// Domain trees work the same way over labels, with "subtree" listings as
+// wildcards and exact listings as names.
+#include "zoneserver/zone_content.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <optional>
+#include <set>
+
+namespace rblzone::zoneserver {
+
+using core::IpPrefix;
+using core::Listing;
+
+namespace {
+
+constexpr std::uint32_t kTestListed = 0x7f000002;
+constexpr std::uint32_t kTestNever = 0x7f000001;
+constexpr std::uint8_t kTestSource = 255;
+constexpr std::size_t kMaxCodes = 16;
+constexpr std::size_t kMaxTxt = 255;
+
+void put_u32(std::string& out, std::uint32_t v) {
+  out.push_back(static_cast<char>(v >> 24));
+  out.push_back(static_cast<char>(v >> 16));
+  out.push_back(static_cast<char>(v >> 8));
+  out.push_back(static_cast<char>(v));
+}
+
+std::string_view wire_of(const wire::Name& n) {
+  return {reinterpret_cast<const char*>(n.wire), n.size};  // NOLINT
+}
+
+// The zone's TXT template expanded as answer() does (answerer.cpp,
+// expand_txt): "$" the queried subject, {reason}, {subject}, {url}, {code}.
+std::string expand_txt(const core::ZoneConfig& cfg, std::string_view queried,
+                       std::string_view reason, std::string_view subject, std::uint32_t code) {
+  std::string out;
+  auto put = [&](std::string_view s) {
+    for (const char c : s) {
+      if (out.size() >= kMaxTxt) return;
+      out.push_back((c >= 0x20 && c < 0x7f) ? c : '?');
+    }
+  };
+  const std::string_view t = cfg.txt;
+  for (std::size_t i = 0; i < t.size();) {
+    if (t[i] == '$') {
+      put(queried);
+      ++i;
+      continue;
+    }
+    if (t[i] == '{') {
+      const auto close = t.find('}', i);
+      if (close != std::string_view::npos) {
+        const auto key = t.substr(i + 1, close - i - 1);
+        if (key == "reason") {
+          put(reason.empty() ? std::string_view("listed") : reason);
+        } else if (key == "subject") {
+          put(subject);
+        } else if (key == "url") {
+          for (const char c : cfg.lookup_url) {
+            if (c == '$') {
+              put(queried);
+            } else {
+              put(std::string_view(&c, 1));
+            }
+          }
+        } else if (key == "code") {
+          put(core::code_to_string(code));
+        } else {
+          put(t.substr(i, close - i + 1));
+        }
+        i = close + 1;
+        continue;
+      }
+    }
+    put(t.substr(i, 1));
+    ++i;
+  }
+  return out;
+}
+
+// What one name answers: the union of the sources' codes, the TXT from the
+// first source that matched (answerer.cpp, lookup_ip/lookup_domain).
+struct Answer {
+  std::array<std::uint32_t, kMaxCodes> codes{};
+  std::size_t ncodes = 0;
+  const Listing* first = nullptr;  // nullptr with codes set: a test point
+  std::string subject;             // the listed prefix or domain that matched first
+
+  bool listed() const { return ncodes > 0; }
+  void add(std::uint32_t c) {
+    for (std::size_t i = 0; i < ncodes; ++i) {
+      if (codes[i] == c) return;
+    }
+    if (ncodes < codes.size()) codes[ncodes++] = c;
+  }
+};
+
+class Emitter {
+ public:
+  Emitter(const CatalogZone& zone, const RecordSink& sink) : zone_(zone), sink_(sink) {}
+  bool stopped() const { return stopped_; }
+
+  void record(std::string_view owner, std::uint16_t type, std::uint32_t ttl,
+              std::string_view rdata) {
+    if (stopped_) return;
+    if (!sink_(ZoneRecord{owner, type, ttl, rdata})) stopped_ = true;
+  }
+
+  // A and TXT for a listed name; `queried` is what "$" becomes.
+  void answer(std::string_view owner, const Answer& a, std::string_view queried) {
+    const std::uint32_t ttl = zone_.config.ttl;
+    std::string rdata;
+    for (std::size_t i = 0; i < a.ncodes; ++i) {
+      rdata.clear();
+      put_u32(rdata, a.codes[i]);
+      record(owner, wire::type::A, ttl, rdata);
+    }
+    const std::string_view reason =
+        a.first ? std::string_view(a.first->reason) : std::string_view("RFC 5782 test point");
+    const std::string text = expand_txt(zone_.config, queried, reason, a.subject, a.codes[0]);
+    rdata.clear();
+    rdata.push_back(static_cast<char>(text.size()));
+    rdata += text;
+    record(owner, wire::type::TXT, ttl, rdata);
+  }
+
+  void placeholder(std::string_view owner) {
+    static constexpr std::string_view kHinfo = "\x07rblzone\x0anot-listed";
+    record(owner, kPlaceholderType, zone_.config.ttl, kHinfo);
+  }
+
+ private:
+  const CatalogZone& zone_;
+  const RecordSink& sink_;
+  bool stopped_ = false;
+};
+
+// --- IP trees -------------------------------------------------------------------
+
+struct IpEntry {
+  IpPrefix prefix;
+  std::uint8_t source = 0;  // index in CatalogZone::sources
+  Listing listing;
+};
+
+// An aligned node some entry expands to (or a test point).
+struct IpNode {
+  IpPrefix::Bytes addr{};
+  std::uint8_t len = 0;
+  std::uint8_t source = 0;    // kTestSource: a test point
+  std::uint8_t orig_len = 0;  // the entry's own length
+  std::uint32_t entry = 0;    // index in the entries; for test points 1 = listed, 0 = never
+};
+
+bool node_less(const IpNode& a, const IpNode& b) {
+  if (a.addr != b.addr) return a.addr < b.addr;
+  if (a.len != b.len) return a.len < b.len;
+  if (a.source != b.source) return a.source < b.source;
+  return a.orig_len > b.orig_len;
+}
+
+bool inside(const IpNode& n, const IpPrefix::Bytes& addr, std::uint8_t len) {
+  return n.len >= len && IpPrefix(addr, len).contains(n.addr);
+}
+
+struct TreeShape {
+  std::uint8_t root;  // the apex's prefix length: 96 (octets) or 0 (nibbles)
+  std::uint8_t step;  // bits per label
+};
+
+constexpr std::size_t kNoEntry = static_cast<std::size_t>(-1);
+
+class IpTree {
+ public:
+  IpTree(const CatalogZone& zone, const std::vector<IpEntry>& entries, TreeShape shape,
+         Emitter& out, const ZoneRegions* regions)
+      : zone_(zone), entries_(entries), shape_(shape), out_(out), regions_(regions) {}
+
+  void run() {
+    for (std::size_t i = 0; i < entries_.size(); ++i) expand(i);
+    const auto test = [&](std::uint32_t v4, std::uint32_t listed) {
+      IpNode n;
+      n.addr = IpPrefix::v4(v4, 32).bytes();
+      n.len = 128;
+      n.source = kTestSource;
+      n.orig_len = 128;
+      n.entry = listed;
+      nodes_.push_back(n);
+    };
+    test(kTestListed, 1);
+    test(kTestNever, 0);
+    if (regions_) {  // only what lies in (or around) the regions
+      std::erase_if(nodes_, [&](const IpNode& n) {
+        const IpPrefix p(n.addr, n.len);
+        return std::none_of(regions_->ip.begin(), regions_->ip.end(),
+                            [&](const IpPrefix& r) { return r.contains(p) || p.contains(r); });
+      });
+    }
+    std::sort(nodes_.begin(), nodes_.end(), node_less);
+    std::vector<std::size_t> eff(zone_.sources.size(), kNoEntry);
+    IpPrefix::Bytes root{};
+    if (shape_.root == 96) root = IpPrefix::v4(0, 0).bytes();
+    walk(0, nodes_.size(), root, shape_.root, eff, false);
+  }
+
+ private:
+  void expand(std::size_t i) {
+    const IpPrefix& p = entries_[i].prefix;
+    IpPrefix base = p;
+    const std::uint8_t root = shape_.root;
+    if (p.length() < root) {  // around the whole tree (only ::/n around the v4 space)
+      if (!p.contains(IpPrefix::v4(0, 0).bytes()) && root == 96) return;
+      base = IpPrefix(IpPrefix::v4(0, 0).bytes(), root);
+    } else if (root == 96 && !p.is_v4()) {
+      return;
+    }
+    const unsigned rel = base.length() - root;
+    unsigned aligned = (rel + shape_.step - 1) / shape_.step * shape_.step;
+    if (aligned == 0) aligned = shape_.step;
+    const auto len = static_cast<std::uint8_t>(root + aligned);
+    const unsigned extra = len - base.length();
+    const std::uint32_t count = 1u << extra;
+    for (std::uint32_t k = 0; k < count; ++k) {
+      IpNode n;
+      n.addr = base.bytes();
+      // Sets the `extra` bits after base.length() to k.
+      for (unsigned b = 0; b < extra; ++b) {
+        if ((k >> (extra - 1 - b)) & 1u) {
+          const unsigned bit = base.length() + b;
+          n.addr[bit / 8] = static_cast<std::uint8_t>(n.addr[bit / 8] | (0x80u >> (bit % 8)));
+        }
+      }
+      n.len = len;
+      n.source = entries_[i].source;
+      n.orig_len = p.length();
+      n.entry = static_cast<std::uint32_t>(i);
+      nodes_.push_back(n);
+    }
+  }
+
+  // The relative owner of the node (addr, len): its labels, least
+  // significant first.
+  std::string owner(const IpPrefix::Bytes& addr, std::uint8_t len, bool wildcard) const {
+    std::string o;
+    if (wildcard) o.append("\x01*", 2);
+    const unsigned labels = (len - shape_.root) / shape_.step;
+    for (unsigned i = labels; i-- > 0;) {
+      if (shape_.step == 8) {
+        const std::string octet = std::to_string(addr[12 + i]);
+        o.push_back(static_cast<char>(octet.size()));
+        o += octet;
+      } else {
+        const unsigned v = (i % 2 == 0) ? addr[i / 2] >> 4 : addr[i / 2] & 0xfu;
+        o.push_back(1);
+        o.push_back("0123456789abcdef"[v]);
+      }
+    }
+    return o;
+  }
+
+  Answer combine(const std::vector<std::size_t>& eff) const {
+    Answer a;
+    for (std::size_t s = 0; s < eff.size(); ++s) {
+      if (eff[s] == kNoEntry) continue;
+      const IpEntry& e = entries_[eff[s]];
+      if (e.listing.exclusion()) continue;
+      if (a.ncodes == 0) {
+        a.first = &e.listing;
+        a.subject = e.prefix.to_string();
+      }
+      if (e.listing.codes.empty()) a.add(zone_.sources[s]->config.default_code);
+      for (const auto c : e.listing.codes) a.add(c);
+    }
+    return a;
+  }
+
+  // Emits what lies at and below the node (addr, len), whose expanded nodes
+  // are nodes_[lo, hi). Returns true if the node's name exists afterwards.
+  bool walk(std::size_t lo, std::size_t hi, const IpPrefix::Bytes& addr, std::uint8_t len,
+            std::vector<std::size_t> eff, bool parent_wildcard) {
+    int test = -1;
+    std::size_t i = lo;
+    for (; i < hi && nodes_[i].len == len; ++i) {
+      const IpNode& n = nodes_[i];
+      if (n.source == kTestSource) {
+        test = static_cast<int>(n.entry);
+      } else if (eff[n.source] == kNoEntry ||
+                 entries_[eff[n.source]].prefix.length() < n.orig_len) {
+        eff[n.source] = n.entry;
+      }
+    }
+    Answer a;
+    if (test == 1) {
+      a.add(kTestListed);
+      a.subject = IpPrefix(addr, 128).to_string();
+    } else if (test != 0) {
+      a = combine(eff);
+    }
+    if (len == 128) {
+      if (a.listed()) {
+        out_.answer(owner(addr, len, false), a, IpPrefix(addr, 128).to_string());
+        return true;
+      }
+      if (parent_wildcard) out_.placeholder(owner(addr, len, false));
+      return parent_wildcard;
+    }
+    const bool wildcard = a.listed() && len > shape_.root;
+    if (wildcard) out_.answer(owner(addr, len, true), a, a.subject);
+    bool exists = wildcard;
+    const auto child_len = static_cast<std::uint8_t>(len + shape_.step);
+    while (i < hi && !out_.stopped()) {
+      const IpPrefix child(nodes_[i].addr, child_len);
+      std::size_t j = i;
+      while (j < hi && inside(nodes_[j], child.bytes(), child_len)) ++j;
+      exists = walk(i, j, child.bytes(), child_len, eff, wildcard) || exists;
+      i = j;
+    }
+    if (!exists && parent_wildcard) {
+      out_.placeholder(owner(addr, len, false));
+      exists = true;
+    }
+    return exists;
+  }
+
+  const CatalogZone& zone_;
+  const std::vector<IpEntry>& entries_;
+  TreeShape shape_;
+  Emitter& out_;
+  const ZoneRegions* regions_;
+  std::vector<IpNode> nodes_;
+};
+
+// --- domain tree ----------------------------------------------------------------
+
+struct DomainEntry {
+  std::string key;  // labels most significant first, each followed by '\0'
+  std::string name;
+  std::uint8_t source = 0;
+  Listing listing;  // or a test point: codes {127.0.0.2}, or exclusion for "invalid"
+  bool test = false;
+};
+
+std::string reversed_key(const std::string& name) {
+  std::string key;
+  std::size_t end = name.size();
+  while (end > 0) {
+    const auto dot = name.rfind('.', end - 1);
+    const std::size_t start = dot == std::string::npos ? 0 : dot + 1;
+    key.append(name, start, end - start);
+    key.push_back('\0');
+    end = dot == std::string::npos ? 0 : dot;
+  }
+  return key;
+}
+
+class DomainTree {
+ public:
+  DomainTree(const CatalogZone& zone, std::vector<DomainEntry>& entries, Emitter& out)
+      : zone_(zone), entries_(entries), out_(out) {}
+
+  void run() {
+    std::sort(entries_.begin(), entries_.end(), [](const DomainEntry& a, const DomainEntry& b) {
+      return a.key != b.key ? a.key < b.key : a.source < b.source;
+    });
+    std::vector<std::size_t> below(zone_.sources.size(), kNoEntry);
+    walk(0, entries_.size(), "", "", below, false);
+  }
+
+ private:
+  static std::string owner(std::string_view name, bool wildcard) {
+    std::string o;
+    if (wildcard) o.append("\x01*", 2);
+    std::size_t start = 0;
+    while (start < name.size()) {
+      auto dot = name.find('.', start);
+      if (dot == std::string_view::npos) dot = name.size();
+      o.push_back(static_cast<char>(dot - start));
+      o.append(name.substr(start, dot - start));
+      start = dot + 1;
+    }
+    return o;
+  }
+
+  Answer combine(const std::vector<std::size_t>& chosen) const {
+    Answer a;
+    for (std::size_t s = 0; s < chosen.size(); ++s) {
+      if (chosen[s] == kNoEntry) continue;
+      const DomainEntry& e = entries_[chosen[s]];
+      if (e.listing.exclusion()) continue;
+      if (a.ncodes == 0) {
+        a.first = &e.listing;
+        a.subject = e.name;
+      }
+      if (e.listing.codes.empty()) a.add(zone_.sources[s]->config.default_code);
+      for (const auto c : e.listing.codes) a.add(c);
+    }
+    return a;
+  }
+
+  // The node `key` (its name `name`, "" for the apex); entries_[lo, hi) are
+  // at or below it. `below` holds, per source, the subtree listing that
+  // covers names under the parent.
+  bool walk(std::size_t lo, std::size_t hi, const std::string& key, const std::string& name,
+            std::vector<std::size_t> below, bool parent_wildcard) {
+    std::vector<std::size_t> exact = below;
+    int test = -1;
+    std::size_t i = lo;
+    for (; i < hi && entries_[i].key.size() == key.size(); ++i) {
+      const DomainEntry& e = entries_[i];
+      if (e.test) {
+        test = e.listing.exclusion() ? 0 : 1;
+        continue;
+      }
+      exact[e.source] = i;
+      if (e.listing.flags & core::kFlagSubtree) below[e.source] = i;
+    }
+    bool exists = false;
+    if (!key.empty()) {
+      Answer a;
+      if (test == 1) {
+        a.add(kTestListed);
+        a.subject = "test";
+      } else if (test != 0) {
+        a = combine(exact);
+      }
+      if (a.listed()) {
+        out_.answer(owner(name, false), a, name);
+        exists = true;
+      }
+    }
+    const Answer w = key.empty() ? Answer{} : combine(below);
+    const bool wildcard = w.listed();
+    if (wildcard) {
+      out_.answer(owner(name, true), w, w.subject);
+      exists = true;
+    }
+    while (i < hi && !out_.stopped()) {
+      const auto end = entries_[i].key.find('\0', key.size());
+      const std::string child_key = entries_[i].key.substr(0, end + 1);
+      std::size_t j = i;
+      while (j < hi && entries_[j].key.compare(0, child_key.size(), child_key) == 0) ++j;
+      const std::string label = child_key.substr(key.size(), child_key.size() - key.size() - 1);
+      const std::string child_name = name.empty() ? label : label + "." + name;
+      exists = walk(i, j, child_key, child_name, below, wildcard) || exists;
+      i = j;
+    }
+    if (!exists && parent_wildcard) {
+      out_.placeholder(owner(name, false));
+      exists = true;
+    }
+    return exists;
+  }
+
+  const CatalogZone& zone_;
+  std::vector<DomainEntry>& entries_;
+  Emitter& out_;
+};
+
+}  // namespace
+
+namespace {
+
+constexpr std::uint8_t kV4Region = 96 + 8;  // an IPv4 /8
+constexpr std::uint8_t kV6Region = 32;
+
+std::string ip_key_of(core::ZoneId id, const IpPrefix& p) {
+  return core::ip_key(id, p);
+}
+
+bool in_regions(const core::Subject& s, const ZoneRegions& r) {
+  if (const auto* p = std::get_if<IpPrefix>(&s)) {
+    return std::any_of(r.ip.begin(), r.ip.end(),
+                       [&](const IpPrefix& x) { return x.contains(*p) || p->contains(x); });
+  }
+  const std::string& name = std::get<core::DomainName>(s).name;
+  return std::any_of(r.domains.begin(), r.domains.end(), [&](const std::string& d) {
+    return name == d || name.ends_with("." + d) || d.ends_with("." + name);
+  });
+}
+
+std::string name_from_reversed(std::string_view key) {
+  std::string name;
+  std::size_t pos = 0;
+  while (pos < key.size()) {
+    const auto end = key.find('\0', pos);
+    const auto label = key.substr(pos, end - pos);
+    name = name.empty() ? std::string(label) : std::string(label) + "." + name;
+    pos = end + 1;
+  }
+  return name;
+}
+
+// Calls fn for every stored listing that overlaps a region: inside it (one
+// key range) or around it (one lookup per shorter length or ancestor).
+template <class Fn>
+void for_each_in(const core::ReadTxn& txn, core::ZoneId id, const ZoneRegions& regions, Fn&& fn) {
+  std::set<std::string> seen;
+  const auto emit = [&](MDB_dbi dbi, std::string_view key, std::string_view value) {
+    if (!seen.insert(std::string(key)).second) return;
+    const auto l = Listing::decode(dbi == txn.dbs().ip && !value.empty() ? value.substr(1) : value);
+    if (!l) return;
+    if (dbi == txn.dbs().ip) {
+      IpPrefix::Bytes b{};
+      std::memcpy(b.data(), key.data() + 2, 16);
+      fn(core::Subject{IpPrefix(b, static_cast<std::uint8_t>(key[18]))}, *l);
+    } else {
+      fn(core::Subject{core::DomainName{name_from_reversed(key.substr(2)),
+                                        (l->flags & core::kFlagSubtree) != 0}},
+         *l);
+    }
+  };
+  for (const auto& r : regions.ip) {
+    for (unsigned len = 0; len < r.length(); ++len) {
+      const std::string k = ip_key_of(id, IpPrefix(r.bytes(), static_cast<std::uint8_t>(len)));
+      if (const auto v = txn.get(txn.dbs().ip, k)) emit(txn.dbs().ip, k, *v);
+    }
+    core::Cursor c(txn, txn.dbs().ip);
+    for (bool ok = c.seek(ip_key_of(id, r)); ok; ok = c.next()) {
+      const auto k = c.key();
+      if (k.size() != core::kIpKeySize || k.substr(0, 2) != ip_key_of(id, r).substr(0, 2)) break;
+      IpPrefix::Bytes b{};
+      std::memcpy(b.data(), k.data() + 2, 16);
+      if (!r.contains(b)) break;
+      emit(txn.dbs().ip, k, c.value());
+    }
+  }
+  for (const auto& d : regions.domains) {
+    const std::string key = core::domain_key(id, d);
+    for (std::size_t end = 2; end < key.size(); ++end) {  // ancestors: each label boundary
+      if (key[end] != '\0' || end + 1 >= key.size()) continue;
+      const std::string_view k(key.data(), end + 1);
+      if (const auto v = txn.get(txn.dbs().domain, k)) emit(txn.dbs().domain, k, *v);
+    }
+    core::Cursor c(txn, txn.dbs().domain);
+    for (bool ok = c.seek(key); ok && c.key().substr(0, key.size()) == key; ok = c.next()) {
+      emit(txn.dbs().domain, c.key(), c.value());
+    }
+  }
+}
+
+}  // namespace
+
+std::optional<ZoneRegions> change_regions(const CatalogZone& zone, const core::ReadTxn& txn,
+                                          const ListingOverrides& old) {
+  if (zone.sources.size() != 1) return std::nullopt;
+  const core::ZoneId id = zone.id;
+  ZoneRegions out;
+  // A listing above the region (shorter by a whole label or more) would put
+  // a wildcard over it, so the region is not self-contained.
+  const auto covered_above = [&](const IpPrefix& r, unsigned step) {
+    for (unsigned len = 0; len + step <= r.length(); ++len) {
+      const IpPrefix p(r.bytes(), static_cast<std::uint8_t>(len));
+      const std::string k = ip_key_of(id, p);
+      if (txn.get(txn.dbs().ip, k) || old.count(k)) return true;
+    }
+    return false;
+  };
+  for (const auto& [key, o] : old) {
+    if (const auto* p = std::get_if<IpPrefix>(&o.subject)) {
+      const std::uint8_t len = p->is_v4() ? kV4Region : kV6Region;
+      if (p->length() < len) return std::nullopt;
+      const IpPrefix r(p->bytes(), len);
+      // The octet tree has nothing above an IPv4 /8; the nibble tree might.
+      if (covered_above(r, 4)) return std::nullopt;
+      if (std::find(out.ip.begin(), out.ip.end(), r) == out.ip.end()) out.ip.push_back(r);
+    } else {
+      const std::string& name = std::get<core::DomainName>(o.subject).name;
+      // The last two labels ("example.com"), or the one.
+      auto dot = name.rfind('.');
+      if (dot != std::string::npos) dot = name.rfind('.', dot - 1);
+      const std::string r = dot == std::string::npos ? name : name.substr(dot + 1);
+      const auto top = r.find('.');
+      if (top != std::string::npos) {  // the one ancestor: a subtree listing there covers r
+        const std::string k = core::domain_key(id, r.substr(top + 1));
+        if (txn.get(txn.dbs().domain, k) || old.count(k)) return std::nullopt;
+      }
+      if (std::find(out.domains.begin(), out.domains.end(), r) == out.domains.end()) {
+        out.domains.push_back(r);
+      }
+    }
+  }
+  return out;
+}
+
+std::uint32_t zone_serial(const CatalogZone& zone, const core::Store& store,
+                          const core::ReadTxn& txn) {
+  if (zone.config.kind != core::ZoneKind::combined) {
+    return store.serial(txn, std::string_view(zone.config.name));
+  }
+  std::uint32_t sum = 0;
+  for (const auto* s : zone.sources) sum += store.serial(txn, std::string_view(s->config.name));
+  return sum;
+}
+
+std::string soa_rdata(const CatalogZone& zone, std::uint32_t serial) {
+  std::string r;
+  r += wire_of(zone.mname);
+  r += wire_of(zone.rname);
+  const auto& soa = zone.config.soa;
+  for (const std::uint32_t v : {serial, soa.refresh, soa.retry, soa.expire, soa.minimum}) {
+    put_u32(r, v);
+  }
+  return r;
+}
+
+bool zone_records(const CatalogZone& zone, const core::Store& store, const core::ReadTxn& txn,
+                  std::int64_t now, const RecordSink& sink, const ListingOverrides* overrides,
+                  const ZoneRegions* regions) {
+  Emitter out(zone, sink);
+  for (const auto& ns : zone.ns) out.record({}, wire::type::NS, zone.config.ns_ttl, wire_of(ns));
+
+  std::vector<IpEntry> ips;
+  std::vector<DomainEntry> domains;
+  for (std::size_t s = 0; s < zone.sources.size(); ++s) {
+    const CatalogZone& src = *zone.sources[s];
+    const core::ZoneRef ref{src.id, src.config.name};
+    const auto add = [&](const core::Subject& subject, const Listing& l) {
+      if (!l.active_at(now)) return true;  // expired: absent, as on the DNS path
+      if (const auto* p = std::get_if<IpPrefix>(&subject)) {
+        if (src.config.kind == core::ZoneKind::ip) {
+          ips.push_back(IpEntry{*p, static_cast<std::uint8_t>(s), l});
+        }
+      } else if (src.config.kind == core::ZoneKind::domain) {
+        const auto& d = std::get<core::DomainName>(subject);
+        domains.push_back(
+            DomainEntry{reversed_key(d.name), d.name, static_cast<std::uint8_t>(s), l, false});
+      }
+      return true;
+    };
+    const bool override_here = overrides != nullptr && zone.sources.size() == 1;
+    const auto visit = [&](const core::Subject& subject, const Listing& l) {
+      if (override_here && overrides->count(core::listing_key(src.id, subject))) return true;
+      return add(subject, l);
+    };
+    if (regions) {
+      for_each_in(txn, src.id, *regions, visit);
+    } else {
+      store.for_each(txn, ref, visit);
+    }
+    if (override_here) {
+      for (const auto& [key, o] : *overrides) {
+        if (o.listing && (!regions || in_regions(o.subject, *regions))) add(o.subject, *o.listing);
+      }
+    }
+  }
+  if (zone.ip_data && !out.stopped()) {
+    IpTree(zone, ips, TreeShape{96, 8}, out, regions).run();
+    if (!out.stopped()) IpTree(zone, ips, TreeShape{0, 4}, out, regions).run();
+  }
+  if (zone.domain_data && !out.stopped()) {
+    Listing listed;
+    listed.codes = {kTestListed};
+    Listing never;
+    never.flags = core::kFlagExclusion;
+    for (const auto& [name, l] : {std::pair{"test", listed}, std::pair{"invalid", never}}) {
+      if (!regions || std::find(regions->domains.begin(), regions->domains.end(), name) !=
+                          regions->domains.end()) {
+        domains.push_back(DomainEntry{reversed_key(name), name, 0, l, true});
+      }
+    }
+    DomainTree(zone, domains, out).run();
+  }
+  return !out.stopped();
+}
+
+std::string owner_text(std::string_view owner) {
+  if (owner.empty()) return "@";
+  std::string out;
+  for (std::size_t i = 0; i < owner.size();) {
+    const auto n = static_cast<std::uint8_t>(owner[i]);
+    if (!out.empty()) out.push_back('.');
+    out.append(owner.substr(i + 1, n));
+    i += 1u + n;
+  }
+  return out;
+}
+
+}  // namespace rblzone::zoneserver
