@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cmd/import_cli.hpp"
 #include "core/config.hpp"
 #include "core/policy.hpp"
 #include "core/tokens.hpp"
@@ -750,6 +751,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
   auto* token_list =
       token_cmd->add_subcommand("list", "list tokens (names and roles, never secrets)");
 
+  const auto import_cmd = add_import_command(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -764,6 +767,9 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
     return kExitBadInput;
   }
 
+  if (import_parsed(*import_cmd))
+    return run_import(*import_cmd, {c.config_file, c.data_dir, c.zones_dir, c.json}, out, err,
+                      c.clock);
   try {
     if (zone_list->parsed()) return cmd_zone_list(c);
     if (token_create->parsed()) return cmd_token_create(c, token_name, token_role, token_trust);
