@@ -550,6 +550,7 @@ void Importer::rbldnsd(const std::string& path, const RbldnsdOptions& o) {
           l.flags |= core::kFlagSubtree;
         l.source = o.manual ? core::Source::manual : core::Source::import;
         l.reason = m.reason;
+        if (o.manual && l.reason.empty()) l.reason = "imported from rbldnsd";
         l.first_seen = now;
         l.last_seen = now;
         l.expires = o.duration ? now + *o.duration : 0;
@@ -561,6 +562,24 @@ void Importer::rbldnsd(const std::string& path, const RbldnsdOptions& o) {
           continue;
         }
         if (existing) l.first_seen = existing->first_seen;
+        if (o.manual && l.codes.size() <= 1) {
+          // The desk's own path, with its checks and history; the import
+          // is the operator's, so broad prefixes pass with the override.
+          core::ManualListing ml;
+          ml.reason = l.reason.empty() ? "imported from rbldnsd" : l.reason;
+          if (!l.codes.empty()) ml.code = core::code_to_string(l.codes.front());
+          ml.duration = o.duration;
+          ml.permanent = !o.duration;
+          ml.exclusion = m.exclusion;
+          ml.override_checks = true;
+          try {
+            policy_.list(txn, zone_, m.subject, ml, core::Actor{actor_.id, core::Role::admin});
+            ++delta.listed;
+          } catch (const core::PolicyError& e) {
+            delta.problem(where, "refused by policy", e.what());
+          }
+          continue;
+        }
         store_.put(txn, ref, m.subject, l,
                    core::Change{actor_.id, existing ? "update" : "list",
                                 "imported from rbldnsd file " + canonical});

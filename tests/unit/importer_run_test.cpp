@@ -410,6 +410,22 @@ TEST_CASE("rbldnsd: imported listings, allowlist respected, idempotent",
   Importer manual(f.store, zone, SourceConfig{});
   manual.rbldnsd(f.path("bl.ip4set"), o);
   CHECK(manual.summary().listed == 3);
+  {
+    auto txn = f.store.env().begin_read();
+    const auto ref = f.store.find_zone(txn, zone.name);
+    const auto l = f.store.get(txn, *ref, *core::parse_subject("45.4.1.1"));
+    REQUIRE(l);
+    CHECK(l->source == core::Source::manual);
+    CHECK(l->codes == std::vector<std::uint32_t>{0x7f000003});
+    const auto h = f.store.history(txn, *ref, *core::parse_subject("45.4.1.1"));
+    REQUIRE_FALSE(h.empty());
+    CHECK(h.back().actor == "import:traps");
+  }
+  Importer manual_again(f.store, zone, SourceConfig{});
+  manual_again.rbldnsd(f.path("bl.ip4set"), o);
+  CHECK(manual_again.summary().listed == 0);
+  CHECK(f.listed(zone, "45.4.0.9"));
+  CHECK_FALSE(f.listed(zone, "45.4.0.7"));
 }
 
 }  // namespace
