@@ -245,9 +245,11 @@ std::shared_ptr<ImportCommand> add_import_command(CLI::App& app) {
   a->add_option("--source-config", c->source_config,
                 "TOML: name, trust, weight, [weights], trusted, trusted_hosts, batch");
   a->add_option("--feed", c->feed, "feed name: actor import:NAME, default trap name (traps)");
-  a->add_option("--trusted", c->trusted, "mailboxes: a trusted relay prefix (repeatable)");
+  a->add_option("--trusted", c->trusted, "mailboxes: a trusted relay prefix (repeatable)")
+      ->allow_extra_args(false);
   a->add_option("--trusted-host", c->trusted_hosts,
-                "mailboxes: a trusted relay name, '.example.org' for a suffix (repeatable)");
+                "mailboxes: a trusted relay name, '.example.org' for a suffix (repeatable)")
+      ->allow_extra_args(false);
   a->add_option("--trust", c->trust, "trap (default), trusted or untrusted");
   a->add_option("--weight", c->weight, "weight of each report (default: the zone's for the trust)");
   a->add_option("--batch", c->batch, "reports per write transaction (default 1000)");
