@@ -392,6 +392,11 @@ void Importer::mbox(const std::string& path) {
       pending_.push_back({std::move(r), where});
     }
   }
+  if (messages == cur.line && id.size > cur.offset) {
+    summary_.problem(path + ": byte " + std::to_string(cur.offset), "bad mbox",
+                     "no message (an mbox starts each one with a \"From \" line)");
+    return;  // the cursor stays: the file may be something else entirely
+  }
   commit(std::max(reader.end_offset(), cur.offset), messages);
 }
 

@@ -118,6 +118,10 @@ void url_hosts(std::string_view text, std::vector<std::string>& out) {
 }
 
 bool parse_message(std::string_view bytes, MessageFacts& out, std::string& error) {
+  if (bytes.empty()) {  // GMime wants a buffer, even for nothing
+    error = "empty message";
+    return false;
+  }
   init_gmime();
   GMimeStream* stream = g_mime_stream_mem_new_with_buffer(bytes.data(), bytes.size());
   GMimeParser* parser = g_mime_parser_new_with_stream(stream);

@@ -243,15 +243,16 @@ TEST_CASE("Maildir: relays past the trusted hops, once per message", "[importer]
     std::ofstream(md / "new" / ("179535600" + std::to_string(i) + ".M1P1.host")) << box.messages[i];
   }
   std::ofstream(md / "new" / "1795356999.M9P9.host") << "\x01\x02 not a message at all";
+  std::ofstream(md / "new" / "1795356998.M8P8.host");  // empty
   {
     Importer imp(f.store, zone, trusted_cfg());
     imp.maildir(md.string());
     const auto& s = imp.summary();
-    CHECK(s.read == box.messages.size() + 1);
+    CHECK(s.read == box.messages.size() + 2);
     CHECK(s.reports == 6);
     CHECK(s.listed == 6);
     CHECK(s.skipped.at("no subject") == 1);
-    CHECK(s.skipped.at("bad message") == 1);
+    CHECK(s.skipped.at("bad message") == 2);
   }
   for (const auto& e : box.expected) {
     if (e.empty()) continue;
@@ -270,7 +271,7 @@ TEST_CASE("Maildir: relays past the trusted hops, once per message", "[importer]
   again.maildir(md.string());
   CHECK(again.summary().read == 1);
   CHECK(again.summary().reports == 1);
-  CHECK(again.summary().already == box.messages.size() + 1);
+  CHECK(again.summary().already == box.messages.size() + 2);
   CHECK(f.listed(zone, "45.2.0.9"));
 }
 
@@ -326,6 +327,11 @@ TEST_CASE("mbox: messages from where the last run stopped", "[importer][run][mai
   CHECK(more.summary().reports == 1);
   CHECK(f.listed(zone, "45.2.1.1"));
   CHECK(f.reports_of(zone, "45.2.0.1") == 1);
+
+  f.append("not.mbox", "just some text\nwithout any From line\n");
+  Importer bad(f.store, zone, cfg);
+  bad.mbox(f.path("not.mbox"));
+  CHECK(bad.summary().skipped.at("bad mbox") == 1);
 }
 
 // --- Postfix volume watch ----------------------------------------------------
