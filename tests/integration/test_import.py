@@ -270,3 +270,20 @@ def test_rbldnsd_files_answer_the_same_from_both(tmp_path, pool):
         assert compare(peer.port, d.port, names) == []
     finally:
         peer.stop()
+
+
+def test_postfix_volume_watch(tmp_path):
+    cli = zones(tmp_path)  # mig.test: the default 24 h listings
+    stamp = time.strftime("%b %e %H:%M:%S", time.gmtime(time.time() - 60))
+    lines = [f"{stamp} mx postfix/smtpd[7]: Q{i}: client=busy.example[45.3.0.1], "
+             "sasl_method=PLAIN, sasl_username=bob" for i in range(205)]
+    lines += [f"{stamp} mx postfix/smtpd[7]: R{i}: client=quiet.example[45.3.0.2]" for i in range(20)]
+    lines += [f"{stamp} mx postfix/qmgr[8]: Q1: from=<a@b.example>, size=1"]
+    log = tmp_path / "mail.log"
+    log.write_text("\n".join(lines) + "\n")
+    s = cli.json("import", "postfix", "mig.test", log, "--threshold", "200", "--window", "1d",
+                 "--feed", "outbound")
+    assert s["reports"] == 1 and s["new_listings"] == 1, s
+    assert cli.run("check", "mig.test", "45.3.0.1").returncode == 0
+    assert cli.run("check", "mig.test", "45.3.0.2").returncode == 1
+    assert cli.json("import", "postfix", "mig.test", log)["reports"] == 0
