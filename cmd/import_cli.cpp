@@ -172,8 +172,17 @@ bool run_once(const ImportCommand& c, core::Store& store, const core::ZoneConfig
   importer::Importer imp(store, zone, cfg);
   if (progress) {
     imp.on_progress([&](const importer::Summary& s) {
-      err << "\r" << c.source << ": read " << s.read << "  reports " << s.reports
-          << "  new listings " << s.listed << "   " << std::flush;
+      err << "\r" << c.source << " [";
+      if (s.total > 0) {
+        const auto filled = static_cast<int>(20 * std::min(s.done, s.total) / s.total);
+        err << std::string(static_cast<std::size_t>(filled), '#')
+            << std::string(static_cast<std::size_t>(20 - filled), '.') << "] "
+            << 100 * std::min(s.done, s.total) / s.total << "%";
+      } else {
+        err << std::string(20, '?') << "]";
+      }
+      err << "  read " << s.read << "  reports " << s.reports << "  new listings " << s.listed
+          << "   " << std::flush;
     });
   }
   bool ok = true;
@@ -206,7 +215,7 @@ bool run_once(const ImportCommand& c, core::Store& store, const core::ZoneConfig
       ok = false;
     }
   }
-  if (progress) err << "\r" << std::string(70, ' ') << "\r";
+  if (progress) err << "\r" << std::string(90, ' ') << "\r";
   print_summary(c, imp.summary(), as_json, out, err);
   return ok;
 }

@@ -141,6 +141,8 @@ void Importer::lines_(const std::string& kind, const std::string& path,
   cur.line = cur.offset > 0 && stored ? stored->line : 0;
   if (cur.offset > 0 && stored) summary_.already += stored->line;
 
+  summary_.total = id.size;
+  summary_.done = cur.offset;
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw std::runtime_error(path + ": cannot open");
   std::string buf;
@@ -173,6 +175,7 @@ void Importer::lines_(const std::string& kind, const std::string& path,
       ++summary_.read;
       fn(std::string_view(buf).substr(start, nl - start), path + ":" + std::to_string(cur.line));
       cur.offset += nl + 1 - start;
+      summary_.done = cur.offset;
       start = nl + 1;
       if (want_flush()) commit();
     }
@@ -291,7 +294,10 @@ void Importer::maildir(const std::string& dir) {
   };
   MessageFacts facts;
   std::string error, bytes;
+  summary_.total = files.size();
+  summary_.done = 0;
   for (const auto& [unique, file] : files) {
+    ++summary_.done;
     if (seen.count(unique) != 0) {
       ++summary_.already;
       continue;
@@ -348,6 +354,8 @@ void Importer::mbox(const std::string& path) {
   if (cur.offset > 0 && stored) summary_.already += stored->line;
   if (cur.offset >= id.size && stored) return;
 
+  summary_.total = id.size;
+  summary_.done = cur.offset;
   MboxReader reader(path, cur.offset);
   MessageFacts facts;
   std::string error;
@@ -370,6 +378,7 @@ void Importer::mbox(const std::string& path) {
       in_batch = 0;
     }
     ++messages;
+    summary_.done = start;
     ++in_batch;
     ++summary_.read;
     const std::string where =

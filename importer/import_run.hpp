@@ -55,6 +55,10 @@ struct Summary {
   std::map<std::string, std::uint64_t> skipped;  // reason -> count
   std::map<std::string, std::uint64_t> results;  // policy outcome -> count
   std::vector<std::string> problems;             // "FILE:LINE: reason", the first 1000
+  // Where the current source is, for a progress bar: bytes of a file or
+  // messages of a Maildir (total 0: unknown).
+  std::uint64_t done = 0;
+  std::uint64_t total = 0;
 
   void problem(const std::string& where, const std::string& category, const std::string& why);
   nlohmann::json to_json() const;
