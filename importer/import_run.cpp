@@ -428,7 +428,9 @@ void Importer::postfix(const std::string& path, const VolumeConfig& v) {
   const std::int64_t now = store_.now();
   SmtpdClient c;
   std::string error;
+  Summary volume_delta;
   const auto flush_counts = [&](core::WriteTxn& txn) {
+    volume_delta = Summary{};  // the transaction may run again after the map grows
     for (const auto& [k, cnt] : counts) {
       const auto vk = volume_key(ref.id, source_id, k.first, k.second);
       const auto old = txn.get(txn.dbs().aux, vk);
@@ -451,12 +453,12 @@ void Importer::postfix(const std::string& path, const VolumeConfig& v) {
         r.time = cnt.last_time;
         try {
           const auto out = policy_.report(txn, zone_, r, actor_);
-          ++summary_.reports;
-          ++summary_.results[std::string(core::to_string(out.result))];
-          if (out.result == core::ReportResult::listed) ++summary_.listed;
-          if (out.result == core::ReportResult::extended) ++summary_.extended;
+          ++volume_delta.reports;
+          ++volume_delta.results[std::string(core::to_string(out.result))];
+          if (out.result == core::ReportResult::listed) ++volume_delta.listed;
+          if (out.result == core::ReportResult::extended) ++volume_delta.extended;
         } catch (const core::PolicyError& e) {
-          summary_.problem(path, "refused by policy", e.what());
+          volume_delta.problem(path, "refused by policy", e.what());
         }
       }
     }
@@ -484,6 +486,13 @@ void Importer::postfix(const std::string& path, const VolumeConfig& v) {
       [&] { return lines_since >= cfg_.batch * 20; },
       [&](core::WriteTxn& txn) { flush_counts(txn); },
       [&] {
+        summary_.reports += volume_delta.reports;
+        summary_.listed += volume_delta.listed;
+        summary_.extended += volume_delta.extended;
+        for (const auto& [k, n] : volume_delta.results) summary_.results[k] += n;
+        for (const auto& [k, n] : volume_delta.skipped) summary_.skipped[k] += n;
+        for (const auto& p : volume_delta.problems) summary_.problems.push_back(p);
+        volume_delta = Summary{};
         counts.clear();
         lines_since = 0;
       });
