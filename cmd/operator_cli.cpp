@@ -14,6 +14,7 @@
 
 #include "cmd/export.hpp"
 #include "cmd/status_cli.hpp"
+#include "cmd/import_cli.hpp"
 #include "core/config.hpp"
 #include "core/policy.hpp"
 #include "core/tokens.hpp"
@@ -758,6 +759,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
   StatusOptions status;
   auto* status_cmd = add_status_command(app, status);
 
+  const auto import_cmd = add_import_command(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -772,6 +775,9 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
     return kExitBadInput;
   }
 
+  if (import_parsed(*import_cmd))
+    return run_import(*import_cmd, {c.config_file, c.data_dir, c.zones_dir, c.json}, out, err,
+                      c.clock);
   try {
     if (zone_list->parsed()) return cmd_zone_list(c);
     if (token_create->parsed()) return cmd_token_create(c, token_name, token_role, token_trust);

@@ -13,6 +13,8 @@
 //   'a' SK                          -> allowlist entry JSON (reason, actor, time)
 //   'd' id                          -> delist request JSON
 //   'p' SK                          -> id of the pending delist request
+//   'i' ...                         -> importer cursors, imported-message markers
+//                                      and volume counts (importer/cursor.hpp)
 #pragma once
 
 #include <cstdint>
