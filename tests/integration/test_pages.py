@@ -12,12 +12,13 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from harness import BIN_DIR, SOURCE_DIR, Cli, DaemonPool, write_zones
+from harness import BIN_DIR, SOURCE_DIR, Cli, DaemonPool, a_values, qn, query, write_zones
 
 BROWSER_DIR = SOURCE_DIR / "tests" / "browser"
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
@@ -65,8 +66,21 @@ def test_pages_in_a_real_browser(site):
                RBLZONE_DESK_TOKEN=token, RBLZONE_ZONE=ZONE, RBLZONE_LISTED=LISTED,
                RBLZONE_UNLISTED=UNLISTED, RBLZONE_XSS=XSS, RBLZONE_XSS_REASON=XSS_REASON,
                RBLZONE_OUT=str(OUT), CHROMIUM=str(CHROMIUM))
-    r = subprocess.run(["node", str(BROWSER_DIR / "pages.mjs")], cwd=BROWSER_DIR, env=env,
-                       capture_output=True, text=True, timeout=240)
+    # Some DNS traffic while the console is open, for its queries-per-minute chart.
+    stop = threading.Event()
+
+    def traffic():
+        while not stop.wait(0.02):
+            query(d.port, qn(UNLISTED, ZONE))
+
+    t = threading.Thread(target=traffic)
+    t.start()
+    try:
+        r = subprocess.run(["node", str(BROWSER_DIR / "pages.mjs")], cwd=BROWSER_DIR, env=env,
+                           capture_output=True, text=True, timeout=240)
+    finally:
+        stop.set()
+        t.join()
     print(r.stdout)
     assert r.returncode == 0, f"browser test failed:\n{r.stdout}\n{r.stderr}"
     assert "all browser steps passed" in r.stdout
@@ -78,7 +92,6 @@ def test_pages_in_a_real_browser(site):
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     # DNS agrees with the page: the approved listing is gone.
-    from harness import a_values, qn, query
     assert a_values(query(d.port, qn(LISTED, ZONE))) == []
     assert a_values(query(d.port, qn(XSS, ZONE))) == ["127.0.0.2"]
     # The token never reached the daemon's log (it travels in a header only).
@@ -100,7 +113,6 @@ def test_every_page_sends_the_security_headers(site):
 
 def test_the_txt_answer_links_to_the_lookup_page(tmp_path):
     """The shipped zones' TXT answer links to /lookup/SUBJECT on the admin server."""
-    from harness import qn, query
     zones = tmp_path / "zones"
     shutil.copytree(SOURCE_DIR / "zones", zones)
     cli = Cli(tmp_path / "data", zones)
