@@ -135,7 +135,12 @@
       if (q && q.indexOf("/") < 0) {
         try {
           items = [await api("GET", "/api/v1/zones/" + seg(zone) + "/listings/" + seg(q))];
-        } catch (e) { items = []; say(e.message, true); }
+          $("listings-note").textContent = "";
+        } catch (e) {
+          // Not listed is an answer, not a failure: keep the status line for the desk's actions.
+          items = [];
+          $("listings-note").textContent = e.message;
+        }
       } else {
         let path = "/api/v1/zones/" + seg(zone) + "/listings?limit=200";
         if (q) path += "&within=" + seg(q);

@@ -150,6 +150,30 @@ try {
   check(cells.includes(xssReason), "the reason cell reads as typed");
   check((await desk.evaluate(() => window.__xss)) === undefined, "no script ran in the console");
 
+  step = "the desk adds a listing and removes it";
+  await desk.fill("#add-subject", "198.51.100.77");
+  await desk.fill("#add-reason", "listed from the console");
+  await desk.fill("#add-code", "desk");
+  await desk.click("#add-form button");
+  await desk.waitForFunction(
+      () => document.querySelector("#message").textContent.includes("Listed 198.51.100.77"));
+  await desk.fill("#search", "198.51.100.77");
+  await desk.click("#search-form button");
+  const added = desk.locator("#listings tbody tr", { hasText: "198.51.100.77" });
+  await added.waitFor();
+  check((await added.textContent()).includes("127.0.0.4"), "the desk code is shown");
+  const pub = await context.newPage();
+  await pub.goto(`${base}/lookup/198.51.100.77`);
+  check((await pub.locator(`section.zone.listed[data-zone="${zone}"]`).count()) === 1,
+        "the public page shows the console's listing");
+  await added.locator("button.remove").click();
+  await desk.waitForFunction(
+      () => document.querySelector("#message").textContent.includes("Removed 198.51.100.77"));
+  await pub.reload();
+  check((await pub.locator(`section.zone.clean[data-zone="${zone}"]`).count()) === 1,
+        "the public page shows the removal");
+  await pub.close();
+
   step = "the desk approves";
   await row.locator("input").fill("host cleaned, confirmed");
   await row.locator("button.approve").click();
