@@ -3,6 +3,7 @@
 // admin::handle() with constructed requests over a real store, no sockets.
 #include "admin/pages.hpp"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -385,3 +386,49 @@ TEST_CASE("pages: the activity feed needs a desk token and lists events newest f
 
 }  // namespace
 }  // namespace rblzone::admin
+
+namespace rblzone::core {
+namespace {
+
+TEST_CASE("store: zone_history returns one zone's events with their subjects", "[pages][store]") {
+  rblzone::testing::TempDir dir{"zone-history"};
+  std::int64_t now = 1700000000;
+  Store store(dir.path() / "data", [&] { return now; });
+  Listing l;
+  l.reason = "r";
+  Listing subtree = l;
+  subtree.flags = kFlagSubtree;
+  store.env().write([&](WriteTxn& txn) {
+    const auto a = store.ensure_zone(txn, "a.test");
+    const auto b = store.ensure_zone(txn, "b.test");
+    store.put(txn, a, *parse_subject("192.0.2.0/24"), l, {"t", "list", "one"});
+    store.put(txn, a, *parse_subject("2001:db8::1"), l, {"t", "list", "two"});
+    store.put(txn, a, *parse_subject("*.spam.example"), subtree, {"t", "list", "three"});
+    store.put(txn, a, *parse_subject("ham.example"), l, {"t", "list", "four"});
+    store.remove(txn, a, *parse_subject("192.0.2.0/24"), {"t", "delist", "five"});
+    store.put(txn, b, *parse_subject("198.51.100.1"), l, {"t", "list", "other zone"});
+  });
+  auto txn = store.env().begin_read();
+  const auto a = *store.find_zone(txn, "a.test");
+  const auto events = store.zone_history(txn, a, 100);
+  std::vector<std::pair<std::string, std::string>> got;
+  for (const auto& e : events) got.emplace_back(e.subject, e.reason);
+  std::sort(got.begin(), got.end());
+  const std::vector<std::pair<std::string, std::string>> want = {{"*.spam.example", "three"},
+                                                                 {"192.0.2.0/24", "five"},
+                                                                 {"192.0.2.0/24", "one"},
+                                                                 {"2001:db8::1", "two"},
+                                                                 {"ham.example", "four"}};
+  CHECK(got == want);
+  CHECK(store.zone_history(txn, a, 2).size() == 2);  // the cap
+  // Sequence numbers are distinct and the removal's event is after the put.
+  std::uint64_t put_seq = 0, del_seq = 0;
+  for (const auto& e : events) {
+    if (e.reason == "one") put_seq = e.seq;
+    if (e.reason == "five") del_seq = e.seq;
+  }
+  CHECK(put_seq < del_seq);
+}
+
+}  // namespace
+}  // namespace rblzone::core
