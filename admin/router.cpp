@@ -11,6 +11,7 @@
 
 #include "admin/api.hpp"
 #include "admin/metrics.hpp"
+#include "admin/pages.hpp"
 #include "admin/pdns_http.hpp"
 
 namespace rblzone::admin {
@@ -239,6 +240,7 @@ Response route(const Request& req, const RouterContext& ctx, std::string_view pe
   const auto path = split_path(target);
   if (!path) return bad_request(req, "bad_path", "the path has a malformed percent-encoding");
   const auto& p = *path;
+  if (auto res = pages::route(req, ctx, p, peer)) return std::move(*res);
   const bool get = req.method() == http::verb::get;
 
   if (p.size() == 1 && p[0] == "healthz") {

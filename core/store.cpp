@@ -677,6 +677,35 @@ std::size_t Store::sweep_expired(WriteTxn& txn, const ZoneRef& zone, std::int64_
   return removed;
 }
 
+std::vector<HistoryEvent> Store::zone_history(const ReadTxn& txn, const ZoneRef& zone,
+                                              std::size_t max) const {
+  const auto prefix = zone_prefix(zone.id);
+  std::vector<HistoryEvent> out;
+  Cursor c(txn, txn.dbs().history);
+  for (bool ok = c.seek(prefix); ok && out.size() < max && c.key().substr(0, 2) == prefix;
+       ok = c.next()) {
+    // ZONE | kind | listing key without ZONE | 0xff | seq u64 (history_prefix)
+    const auto key = c.key();
+    if (key.size() < 2 + 1 + 1 + 9) continue;
+    auto e = decode_event(c.value());
+    if (!e) continue;
+    e->seq = get_be<std::uint64_t>(key, key.size() - 8);
+    const auto body = key.substr(3, key.size() - 3 - 9);
+    if (static_cast<std::uint8_t>(key[2]) == schema::kExpiryKindIp) {
+      if (body.size() != 17) continue;
+      IpPrefix::Bytes b{};
+      std::memcpy(b.data(), body.data(), 16);
+      e->subject = to_string(Subject(IpPrefix(b, static_cast<std::uint8_t>(body[16]))));
+    } else {
+      const auto& l = e->after ? e->after : e->before;
+      e->subject = to_string(
+          Subject(DomainName{domain_from_key(body), l && (l->flags & kFlagSubtree) != 0}));
+    }
+    out.push_back(std::move(*e));
+  }
+  return out;
+}
+
 // --- JSON --------------------------------------------------------------------
 
 nlohmann::json to_json(const Listing& l) {

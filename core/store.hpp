@@ -152,6 +152,12 @@ class Store {
   std::size_t trim_history(WriteTxn& txn, const ZoneRef& zone, std::int64_t before,
                            std::size_t limit, std::string& cursor);
 
+  // The history events of a whole zone, each with its subject, at most
+  // `max` of them, in key order (by subject, then time). For zone-wide feeds
+  // (the console's activity and charts): O(events read).
+  std::vector<HistoryEvent> zone_history(const ReadTxn& txn, const ZoneRef& zone,
+                                         std::size_t max) const;
+
  private:
   // Writes the history event and journal entry and bumps the serial.
   // `before` and `after` are encoded listings, empty for none.

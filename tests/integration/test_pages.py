@@ -1,0 +1,127 @@
+"""The public pages and the abuse-desk console in a real browser: Debian's
+chromium, headless, driven by playwright-core (tests/browser/pages.mjs)
+against rblzoned on loopback. Screenshots go to BUILD/test-output/pages/.
+
+Needs /usr/bin/chromium, node and tests/browser/node_modules (`scripts/install-deps
+--test` installs all three); when one is missing the test fails, it does not skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from harness import BIN_DIR, SOURCE_DIR, Cli, DaemonPool, a_values, qn, query, write_zones
+
+BROWSER_DIR = SOURCE_DIR / "tests" / "browser"
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+OUT = Path(os.environ.get("RBLZONE_TEST_OUTPUT", BIN_DIR.parent / "test-output")) / "pages"
+
+ZONE = "dnsbl.test"
+LISTED = "192.0.2.7"          # inside a manual /24: the desk decides its delisting
+UNLISTED = "203.0.113.99"
+XSS = "192.0.2.66"
+XSS_REASON = "<script>window.__xss=1;alert(1)</script><img src=x onerror=alert(2)> & \"quotes\""
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    work = tmp_path_factory.mktemp("pages")
+    zones = write_zones(work / "zones", names=["dnsbl.test", "pbl.test", "zen.test", "rhsbl.test"])
+    cli = Cli(work / "data", zones)
+    token = cli.ok("token", "create", "desk-alice", "--role", "desk").strip()
+    cli.ok("listing", "add", ZONE, "192.0.2.0/24", "--reason", "spam from a compromised host",
+           "--for", "24h")
+    cli.ok("listing", "add", ZONE, XSS, "--reason", XSS_REASON, "--for", "24h")
+    config = work / "rblzoned.toml"
+    config.write_text("[http]\npublic_per_minute = 0\ndelist_per_hour = 0\n"
+                      "auth_failures_per_minute = 0\n")
+    pool = DaemonPool(work)
+    try:
+        d = pool.start(http=True, config=config)
+        yield d, token
+    finally:
+        pool.close()
+
+
+def test_browser_prerequisites_are_installed():
+    assert CHROMIUM.is_file(), f"{CHROMIUM} is missing: run scripts/install-deps --test"
+    assert shutil.which("node"), "node is missing: run scripts/install-deps --test"
+    assert (BROWSER_DIR / "node_modules" / "playwright-core").is_dir(), \
+        "tests/browser/node_modules is missing: run scripts/install-deps --test (npm ci)"
+
+
+def test_pages_in_a_real_browser(site):
+    d, token = site
+    if OUT.exists():
+        shutil.rmtree(OUT)
+    env = dict(os.environ, RBLZONE_URL=f"http://127.0.0.1:{d.http_port}",
+               RBLZONE_DESK_TOKEN=token, RBLZONE_ZONE=ZONE, RBLZONE_LISTED=LISTED,
+               RBLZONE_UNLISTED=UNLISTED, RBLZONE_XSS=XSS, RBLZONE_XSS_REASON=XSS_REASON,
+               RBLZONE_OUT=str(OUT), CHROMIUM=str(CHROMIUM))
+    # Some DNS traffic while the console is open, for its queries-per-minute chart.
+    stop = threading.Event()
+
+    def traffic():
+        while not stop.wait(0.02):
+            query(d.port, qn(UNLISTED, ZONE))
+
+    t = threading.Thread(target=traffic)
+    t.start()
+    try:
+        r = subprocess.run(["node", str(BROWSER_DIR / "pages.mjs")], cwd=BROWSER_DIR, env=env,
+                           capture_output=True, text=True, timeout=240)
+    finally:
+        stop.set()
+        t.join()
+    print(r.stdout)
+    assert r.returncode == 0, f"browser test failed:\n{r.stdout}\n{r.stderr}"
+    assert "all browser steps passed" in r.stdout
+    for name in ["lookup-listed.png", "lookup-unlisted.png", "lookup-xss.png",
+                 "delist-pending.png", "console-pending.png", "console-approved.png",
+                 "delist-approved.png", "lookup-after-approval.png", "nojs-delist.png"]:
+        shot = OUT / name
+        assert shot.is_file() and shot.stat().st_size > 1000, f"no screenshot {shot}"
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # DNS agrees with the page: the approved listing is gone.
+    assert a_values(query(d.port, qn(LISTED, ZONE))) == []
+    assert a_values(query(d.port, qn(XSS, ZONE))) == ["127.0.0.2"]
+    # The token never reached the daemon's log (it travels in a header only).
+    assert token not in d.log()
+    assert token[8:] not in d.log()
+
+
+def test_every_page_sends_the_security_headers(site):
+    d, _ = site
+    for path in ["/", "/lookup", f"/lookup/{LISTED}", "/delist", "/console",
+                 "/assets/console.js", "/assets/style.css"]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{d.http_port}{path}", timeout=5) as res:
+            h = res.headers
+            csp = h["Content-Security-Policy"]
+            assert csp and "default-src 'self'" in csp and "unsafe-inline" not in csp, path
+            assert h["X-Content-Type-Options"] == "nosniff", path
+            assert h["Referrer-Policy"] == "same-origin", path
+
+
+def test_the_txt_answer_links_to_the_lookup_page(tmp_path):
+    """The shipped zones' TXT answer links to /lookup/SUBJECT on the admin server."""
+    zones = tmp_path / "zones"
+    shutil.copytree(SOURCE_DIR / "zones", zones)
+    cli = Cli(tmp_path / "data", zones)
+    cli.ok("listing", "add", "bl.example.org", "203.0.113.0/24", "--reason", "trap hits")
+    pool = DaemonPool(tmp_path)
+    try:
+        d = pool.start(probe_zone="bl.example.org")
+        m = query(d.port, qn("203.0.113.7", "bl.example.org"), "TXT")
+        texts = [b"".join(r.strings).decode() for rrset in m.answer for r in rrset]
+        assert texts == ["Listed: trap hits; see http://127.0.0.1:8080/lookup/203.0.113.7"]
+    finally:
+        pool.close()
