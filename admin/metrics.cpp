@@ -265,3 +265,40 @@ std::string render_lifecycle_metrics(const zoneserver::ZoneCatalog& catalog, cor
 }
 
 }  // namespace rblzone::admin
+
+namespace rblzone::admin {
+
+std::string render_xfr_metrics(const std::vector<zoneserver::TransferRecord>& transfers,
+                               std::uint64_t notify_sent, std::uint64_t notify_acked) {
+  Writer w;
+  const auto labels = [](const zoneserver::TransferRecord& r) {
+    return "zone=\"" + label(r.zone) + "\",secondary=\"" + label(r.secondary) + "\"";
+  };
+  w.family("rblzone_xfr_transfers_total", "counter",
+           "Zone transfers (AXFR and IXFR) served, by zone and secondary.");
+  for (const auto& r : transfers) w.sample("rblzone_xfr_transfers_total", labels(r), r.transfers);
+  w.family("rblzone_xfr_refused_total", "counter",
+           "Transfer requests refused (not allowed, or not a zone of ours).");
+  for (const auto& r : transfers) w.sample("rblzone_xfr_refused_total", labels(r), r.refused);
+  w.family("rblzone_xfr_failed_total", "counter",
+           "Transfers ended by an error or a secondary that went away.");
+  for (const auto& r : transfers) w.sample("rblzone_xfr_failed_total", labels(r), r.failed);
+  w.family("rblzone_xfr_last_transfer_timestamp_seconds", "gauge",
+           "Unix time of the last transfer served to the secondary (0: none).");
+  for (const auto& r : transfers) {
+    w.sample("rblzone_xfr_last_transfer_timestamp_seconds", labels(r),
+             static_cast<std::uint64_t>(r.last_time));
+  }
+  w.family("rblzone_xfr_last_transfer_serial", "gauge",
+           "The zone serial the secondary last received.");
+  for (const auto& r : transfers)
+    w.sample("rblzone_xfr_last_transfer_serial", labels(r), r.last_serial);
+  w.family("rblzone_xfr_notify_sent_total", "counter", "NOTIFY messages sent to secondaries.");
+  w.sample("rblzone_xfr_notify_sent_total", "", notify_sent);
+  w.family("rblzone_xfr_notify_acknowledged_total", "counter",
+           "NOTIFY messages the secondaries acknowledged.");
+  w.sample("rblzone_xfr_notify_acknowledged_total", "", notify_acked);
+  return w.take();
+}
+
+}  // namespace rblzone::admin

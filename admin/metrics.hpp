@@ -32,4 +32,8 @@ namespace rblzone::admin {
 // listings removed) and the uptime, at `now` (unix seconds).
 std::string render_daemon_metrics(const DaemonHealth& health, std::int64_t now);
 
+// Zone transfers per (zone, secondary) and NOTIFY counters.
+std::string render_xfr_metrics(const std::vector<zoneserver::TransferRecord>& transfers,
+                               std::uint64_t notify_sent, std::uint64_t notify_acked);
+
 }  // namespace rblzone::admin

@@ -92,6 +92,11 @@ Response metrics(const Request& req, const RouterContext& ctx) {
   res.set(http::field::cache_control, "no-store");
   res.body() = render_metrics(*catalog, ctx.dns_stats ? ctx.dns_stats() : nullptr, *ctx.store, txn);
   res.body() += render_lifecycle_metrics(*catalog, *ctx.store, txn, ctx.policy, ctx.counters.get());
+  if (ctx.transfers) {
+    const auto [sent, acked] =
+        ctx.notifies ? ctx.notifies() : std::pair<std::uint64_t, std::uint64_t>{};
+    res.body() += render_xfr_metrics(ctx.transfers(), sent, acked);
+  }
   if (ctx.health) res.body() += render_daemon_metrics(*ctx.health, ctx.clock());
   return res;
 }

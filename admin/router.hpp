@@ -16,11 +16,12 @@
 #include <string_view>
 #include <vector>
 
+#include "admin/daemon_health.hpp"
 #include "admin/rate_limit.hpp"
 #include "core/policy.hpp"
-#include "admin/daemon_health.hpp"
 #include "core/store.hpp"
 #include "zoneserver/answerer.hpp"
+#include "zoneserver/server.hpp"
 #include "zoneserver/zone_catalog.hpp"
 
 namespace rblzone::admin {
@@ -72,6 +73,9 @@ struct RouterContext {
   core::Clock clock = core::system_now;
   // The lifecycle rules over `store`; null: the write endpoints answer 503.
   core::Policy* policy = nullptr;
+  // Zone transfers served and NOTIFY sent/acknowledged; unset: none shown.
+  std::function<std::vector<zoneserver::TransferRecord>()> transfers;
+  std::function<std::pair<std::uint64_t, std::uint64_t>()> notifies;
   std::shared_ptr<Limits> limits;               // null: no limits
   std::shared_ptr<LifecycleCounters> counters;  // null: not counted
   // The daemon's reload and sweeper figures for /metrics; null: not shown.

@@ -157,6 +157,14 @@ int main(int argc, char** argv) {
     // The catalog the HTTP router sees; swapped on SIGHUP.
     std::mutex catalog_mutex;
     auto http_catalog = catalog;
+
+    // NOTIFY to the secondaries of zones that name some (docs/scale-out.md).
+    zoneserver::Notifier dns_notify(store, [&] {
+      std::lock_guard lock(catalog_mutex);
+      return http_catalog;
+    });
+    if (cfg.dns_enabled) dns_notify.start();
+
     std::unique_ptr<admin::HttpServer> http;
     if (cfg.http_enabled) {
       admin::RouterContext context;
@@ -173,6 +181,13 @@ int main(int argc, char** argv) {
       context.limits = std::make_shared<admin::Limits>(
           cfg.http_public_per_minute, cfg.http_delist_per_hour, cfg.http_auth_failures_per_minute);
       context.health = &health;
+      if (dns) {
+        context.transfers = [&dns] { return dns->transfers(); };
+        context.notifies = [&dns_notify] {
+          return std::pair<std::uint64_t, std::uint64_t>{dns_notify.sent(),
+                                                         dns_notify.acknowledged()};
+        };
+      }
       admin::HttpOptions options;
       options.listen = cfg.http_listen;
       http = std::make_unique<admin::HttpServer>(
@@ -182,13 +197,6 @@ int main(int argc, char** argv) {
       http->start();
       spdlog::info("HTTP listening on {}", http->bound());
     }
-
-    // NOTIFY to the secondaries of zones that name some (docs/scale-out.md).
-    zoneserver::Notifier dns_notify(store, [&] {
-      std::lock_guard lock(catalog_mutex);
-      return http_catalog;
-    });
-    if (cfg.dns_enabled) dns_notify.start();
 
     std::atomic<bool> running{true};
     std::mutex zones_mutex;

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <cerrno>
 #include <chrono>
@@ -393,11 +394,13 @@ void DnsServer::start_transfer(int fd, std::vector<std::uint8_t> query, const Cl
       const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::steady_clock::now() - t0)
                           .count();
+      log_transfer_(st, client, true);
       spdlog::info("transfer: {} records in {} messages, {} ms{}", st.records, st.messages, ms,
                    st.refused       ? " (refused)"
                    : st.incremental ? " (incremental)"
                                     : "");
     } catch (const std::exception& e) {
+      log_transfer_(TransferStats{}, client, false);
       spdlog::error("transfer failed: {}", e.what());
     }
     // Let the secondary read everything before the close.
@@ -413,6 +416,35 @@ void DnsServer::start_transfer(int fd, std::vector<std::uint8_t> query, const Cl
     std::erase(transfer_fds_, fd);
     transfers_done_.notify_all();
   }).detach();
+}
+
+void DnsServer::log_transfer_(const TransferStats& st, const Client& client, bool ok) {
+  char text[INET6_ADDRSTRLEN] = "";
+  const auto& a = client.addr;
+  const bool v4 = std::all_of(a.begin(), a.begin() + 10, [](auto b) { return b == 0; }) &&
+                  a[10] == 0xff && a[11] == 0xff;
+  inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? a.data() + 12 : a.data(), text, sizeof text);
+  std::lock_guard lock(transfer_log_mutex_);
+  auto& r = transfer_log_[{st.zone, text}];
+  r.zone = st.zone;
+  r.secondary = text;
+  if (!ok) {
+    ++r.failed;
+  } else if (st.refused) {
+    ++r.refused;
+  } else {
+    ++r.transfers;
+    r.last_time = clock_();
+    r.last_serial = st.serial;
+    r.last_incremental = st.incremental;
+  }
+}
+
+std::vector<TransferRecord> DnsServer::transfers() const {
+  std::lock_guard lock(transfer_log_mutex_);
+  std::vector<TransferRecord> out;
+  for (const auto& [key, r] : transfer_log_) out.push_back(r);
+  return out;
 }
 
 void DnsServer::stop() {

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -25,6 +26,20 @@ struct ServerOptions {
   unsigned tcp_max_connections = 256;
   unsigned tcp_idle_timeout_ms = 10000;
   bool query_log = false;
+};
+
+struct TransferStats;
+
+// The last transfer to one secondary of one zone, for /metrics.
+struct TransferRecord {
+  std::string zone;
+  std::string secondary;       // the client's address
+  std::int64_t last_time = 0;  // unix seconds
+  std::uint32_t last_serial = 0;
+  bool last_incremental = false;
+  std::uint64_t transfers = 0;  // served (not refused)
+  std::uint64_t refused = 0;
+  std::uint64_t failed = 0;  // ended by an error or a vanished secondary
 };
 
 class DnsServer {
@@ -53,12 +68,16 @@ class DnsServer {
   // stop() waits for running transfers to end. Called by the TCP sessions.
   void start_transfer(int fd, std::vector<std::uint8_t> query, const Client& client);
 
+  // Zone transfers served so far, one record per (zone, secondary).
+  std::vector<TransferRecord> transfers() const;
+
   // Counters summed over all workers and the TCP listener.
   const std::vector<std::unique_ptr<QueryStats>>& stats() const { return stats_; }
 
  private:
   struct Tcp;
   void udp_worker_(int fd, QueryStats& stats);
+  void log_transfer_(const TransferStats& st, const Client& client, bool ok);
 
   core::Store& store_;
   std::shared_ptr<const ZoneCatalog> catalog_;  // accessed with std::atomic_load/store
@@ -71,6 +90,8 @@ class DnsServer {
   std::vector<std::unique_ptr<QueryStats>> stats_;
   std::vector<std::string> bound_;
   std::unique_ptr<Tcp> tcp_;
+  mutable std::mutex transfer_log_mutex_;
+  std::map<std::pair<std::string, std::string>, TransferRecord> transfer_log_;
   std::mutex transfers_mutex_;
   std::condition_variable transfers_done_;
   std::vector<int> transfer_fds_;  // sockets of running transfers, guarded by transfers_mutex_

@@ -205,6 +205,7 @@ TransferStats serve_transfer(const std::uint8_t* query, std::size_t size, const 
   Stream out(query, q, send);
   std::size_t apex_label = 0;
   const CatalogZone* zone = catalog.find(q.qname, apex_label);
+  if (zone != nullptr && apex_label == 0) out.stats().zone = zone->config.name;
   // Not a zone apex of ours, or not a secondary we serve: one REFUSED.
   if (zone == nullptr || apex_label != 0 || q.qclass != wire::kClassIN ||
       !allowed(zone->config.transfer, client.addr)) {
@@ -225,6 +226,7 @@ TransferStats serve_transfer(const std::uint8_t* query, std::size_t size, const 
 
   const core::ReadTxn txn = store.env().begin_read();
   const std::uint32_t serial = zone_serial(*zone, store, txn);
+  out.stats().serial = serial;
   const std::string soa = soa_rdata(*zone, serial);
   const ZoneRecord soa_rec{{}, wire::type::SOA, zone->config.soa.ttl, soa};
 

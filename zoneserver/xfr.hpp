@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
 
 #include "core/store.hpp"
 #include "zoneserver/answerer.hpp"
@@ -22,6 +23,8 @@ bool is_transfer_query(const std::uint8_t* query, std::size_t size);
 using MessageSink = std::function<bool(const std::uint8_t* data, std::size_t size)>;
 
 struct TransferStats {
+  std::string zone;          // empty when the query named no zone of ours
+  std::uint32_t serial = 0;  // the serial sent
   std::uint64_t messages = 0;
   std::uint64_t records = 0;
   bool incremental = false;

@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import subprocess
 import random
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -198,7 +199,7 @@ def fleet(tmp_path_factory):
         f.write_text("\n".join(zl) + "\n")
         cli.ok("listing", "load", zone, f, "--force", "--permanent")
     pool = DaemonPool(work)
-    daemon = pool.start(probe_zone="bl.test")
+    daemon = pool.start(probe_zone="bl.test", http=True)
     knot = Knot(work, ZONES, daemon.port, knot_port)
     nsd = Nsd(work, ZONES, daemon.port, nsd_port)
     try:
@@ -220,6 +221,24 @@ def test_initial_axfr_matches_serials(fleet):
     for sec in (fleet["knot"], fleet["nsd"]):
         sec.wait_serials(want, 20)
     assert "transfer:" in fleet["daemon"].log()
+
+
+def test_metrics_show_each_secondarys_last_transfer(fleet):
+    import urllib.request
+    want = serials(fleet["daemon"].port)
+    for sec in (fleet["knot"], fleet["nsd"]):
+        sec.wait_serials(want, 20)
+    url = f"http://{HOST}:{fleet['daemon'].http_port}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as r:
+        text = r.read().decode()
+    got = {}
+    for line in text.splitlines():
+        if line.startswith('rblzone_xfr_last_transfer_serial{zone="bl.test"'):
+            got[line] = int(line.split()[-1])
+    # Both secondaries (127.0.0.1 here) hold the current serial.
+    assert got and max(got.values()) == want["bl.test"], (got, want)
+    assert "rblzone_xfr_transfers_total{" in text
+    assert int(re.search(r"^rblzone_xfr_notify_sent_total (\d+)", text, re.M).group(1)) >= 0
 
 
 def test_axfr_refused_outside_allow_list_and_for_unknown_zone(fleet):
