@@ -779,13 +779,7 @@ void Policy::allow(WriteTxn& txn, const ZoneConfig& zone, const Subject& s,
       if (c.key().size() != begin.size() && !d.subtree) break;
       const auto l = Listing::decode(c.value());
       if (!l || l->exclusion()) continue;
-      std::string name;
-      for (std::string_view k = c.key().substr(2); !k.empty();) {
-        const auto end = k.find('\0');
-        name = name.empty() ? std::string(k.substr(0, end))
-                            : std::string(k.substr(0, end)) + "." + name;
-        k.remove_prefix(end == std::string_view::npos ? k.size() : end + 1);
-      }
+      const std::string name = domain_from_key(c.key().substr(2));
       doomed.emplace_back(DomainName{name, (l->flags & kFlagSubtree) != 0});
     }
   }

@@ -55,6 +55,20 @@ std::string listing_key(ZoneId zone, const Subject& s) {
   return domain_key(zone, std::get<DomainName>(s).name);
 }
 
+std::string domain_from_key(std::string_view key) {
+  // "example\0spammer\0" -> "spammer.example"
+  std::string name;
+  std::size_t pos = 0;
+  while (pos < key.size()) {
+    const auto end = key.find('\0', pos);
+    const auto label = key.substr(pos, end - pos);
+    name = name.empty() ? std::string(label) : std::string(label) + "." + name;
+    if (end == std::string_view::npos) break;
+    pos = end + 1;
+  }
+  return name;
+}
+
 namespace {
 std::string history_prefix(ZoneId zone, const Subject& s);
 }
@@ -71,19 +85,6 @@ std::string zone_prefix(ZoneId zone) {
   std::string out;
   put_be(out, zone);
   return out;
-}
-
-std::string domain_from_key(std::string_view key) {
-  // key without the zone: "example\0spammer\0" -> "spammer.example"
-  std::string name;
-  std::size_t pos = 0;
-  while (pos < key.size()) {
-    const auto end = key.find('\0', pos);
-    const auto label = key.substr(pos, end - pos);
-    name = name.empty() ? std::string(label) : std::string(label) + "." + name;
-    pos = end + 1;
-  }
-  return name;
 }
 
 Subject subject_from_key(MDB_dbi dbi, const Databases& dbs, std::string_view key,
@@ -462,17 +463,7 @@ void Store::record_(WriteTxn& txn, const ZoneRef& zone, const Subject& s, std::s
                     std::string_view before, std::string_view after, const Change& why) {
   const auto& dbs = txn.dbs();
   const std::int64_t t = now();
-
-  std::uint64_t seq = 1;
-  if (const auto v = txn.get(dbs.meta, schema::kEventSeqKey); v && v->size() == 8) {
-    seq = get_be<std::uint64_t>(*v, 0) + 1;
-  }
-  std::string seq_bytes;
-  put_be(seq_bytes, seq);
-  txn.put(dbs.meta, schema::kEventSeqKey, seq_bytes);
-  std::string hkey = history_prefix(zone.id, s);
-  hkey += seq_bytes;
-  txn.put(dbs.history, hkey, encode_event(t, why, before, after));
+  write_event_(txn, zone, s, encode_event(t, why, before, after));
 
   // Serial: strictly increasing (RFC 1982), never 0.
   std::uint32_t serial = this->serial(txn, zone) + 1;
@@ -535,6 +526,12 @@ std::array<std::uint64_t, 4> Store::counts(const ReadTxn& txn, const ZoneRef& zo
 }
 
 void Store::note(WriteTxn& txn, const ZoneRef& zone, const Subject& s, const Change& why) {
+  write_event_(txn, zone, s, encode_event(now(), why, {}, {}));
+}
+
+// The next history sequence number, and the event under it.
+void Store::write_event_(WriteTxn& txn, const ZoneRef& zone, const Subject& s,
+                         std::string_view event) {
   const auto& dbs = txn.dbs();
   std::uint64_t seq = 1;
   if (const auto v = txn.get(dbs.meta, schema::kEventSeqKey); v && v->size() == 8) {
@@ -543,7 +540,7 @@ void Store::note(WriteTxn& txn, const ZoneRef& zone, const Subject& s, const Cha
   std::string seq_bytes;
   put_be(seq_bytes, seq);
   txn.put(dbs.meta, schema::kEventSeqKey, seq_bytes);
-  txn.put(dbs.history, history_prefix(zone.id, s) + seq_bytes, encode_event(now(), why, {}, {}));
+  txn.put(dbs.history, history_prefix(zone.id, s) + seq_bytes, event);
 }
 
 std::size_t Store::trim_history(WriteTxn& txn, const ZoneRef& zone, std::int64_t before,

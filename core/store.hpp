@@ -62,6 +62,8 @@ void make_ip_key(char (&out)[kIpKeySize], ZoneId zone, const IpPrefix::Bytes& ad
 std::string ip_key(ZoneId zone, const IpPrefix& p);
 std::string domain_key(ZoneId zone, std::string_view name);
 std::string listing_key(ZoneId zone, const Subject& s);
+// A domain key without its zone ("example\0spammer\0") -> "spammer.example".
+std::string domain_from_key(std::string_view key);
 // ZONE | kind | the listing key without its zone: one subject's identity in
 // the feature records of `aux` (reports, offences, allowlist).
 std::string subject_key(ZoneId zone, const Subject& s);
@@ -164,6 +166,7 @@ class Store {
   void record_(WriteTxn& txn, const ZoneRef& zone, const Subject& s, std::string_view key,
                std::string_view before, std::string_view after, const Change& why);
   void adjust_count_(WriteTxn& txn, const ZoneRef& zone, Source source, int delta);
+  void write_event_(WriteTxn& txn, const ZoneRef& zone, const Subject& s, std::string_view event);
 
   Environment env_;
   Clock clock_;

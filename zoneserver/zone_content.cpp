@@ -498,18 +498,6 @@ bool in_regions(const core::Subject& s, const ZoneRegions& r) {
   });
 }
 
-std::string name_from_reversed(std::string_view key) {
-  std::string name;
-  std::size_t pos = 0;
-  while (pos < key.size()) {
-    const auto end = key.find('\0', pos);
-    const auto label = key.substr(pos, end - pos);
-    name = name.empty() ? std::string(label) : std::string(label) + "." + name;
-    pos = end + 1;
-  }
-  return name;
-}
-
 // Calls fn for every stored listing that overlaps a region: inside it (one
 // key range) or around it (one lookup per shorter length or ancestor).
 template <class Fn>
@@ -524,7 +512,7 @@ void for_each_in(const core::ReadTxn& txn, core::ZoneId id, const ZoneRegions& r
       std::memcpy(b.data(), key.data() + 2, 16);
       fn(core::Subject{IpPrefix(b, static_cast<std::uint8_t>(key[18]))}, *l);
     } else {
-      fn(core::Subject{core::DomainName{name_from_reversed(key.substr(2)),
+      fn(core::Subject{core::DomainName{core::domain_from_key(key.substr(2)),
                                         (l->flags & core::kFlagSubtree) != 0}},
          *l);
     }
