@@ -484,20 +484,27 @@ class Run:
 
     # --- the run ----------------------------------------------------------------------
 
+    def checked(self):
+        try:
+            self.check()
+        except Failure as e:
+            raise Failure(f"after round {self.round - 1}: {e}") from None
+
     def run(self, rounds: int, report=print):
         t0 = time.monotonic()
         try:
             for self.round in range(1, rounds + 1):
                 self.start_daemon()
-                self.check()
+                self.checked()
                 self.model.acked = 0
                 Round(self, self.rng).run_writers()
                 self.stats["api_acked"] += self.model.acked
                 self.stats["rounds"] += 1
                 if self.verbose or self.round % 50 == 0:
                     report(f"round {self.round}: {self.stats}")
+            self.round = rounds + 1
             self.start_daemon()
-            self.check()
+            self.checked()
         finally:
             if self.daemon is not None and self.daemon.running():
                 rc = self.daemon.stop()
