@@ -225,10 +225,13 @@ class Soak:
                 self.max_qps = parse_stats(r.stdout)["qps"]
             target = int(self.load * self.max_qps)
             report(f"soak: max {self.max_qps:.0f} q/s, load {target} q/s for {self.seconds} s")
-            watcher = subprocess.Popen(
-                self.cli.argv("import", "traplog", TRAP_ZONE, self.log, "--watch", "--batch", "50",
-                              "--no-progress", as_json=True),
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            # Its output goes to a file: a summary a run, more than a pipe holds.
+            self.watch_out = self.workdir / "import-watch.out"
+            with open(self.watch_out, "w") as wo:
+                watcher = subprocess.Popen(
+                    self.cli.argv("import", "traplog", TRAP_ZONE, self.log, "--watch", "--batch",
+                                  "50", "--no-progress", as_json=True),
+                    stdout=wo, stderr=subprocess.STDOUT, text=True)
             perf = subprocess.Popen(
                 f"{' '.join(dnsperf_argv(self.daemon.port, qfile, self.seconds, target))}"
                 f" | awk '{AWK}'", shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -245,10 +248,10 @@ class Soak:
                 t.join(30)
             self.result["elapsed"] = round(elapsed, 1)
             self.check_dnsperf(out, err, target)
+            self.check_memory()
             self.check_importer(watcher)
             watcher = None
             self.check_updates()
-            self.check_memory()
         finally:
             self.stop.set()
             if watcher is not None and watcher.poll() is None:
@@ -258,7 +261,7 @@ class Soak:
             if rc != 0:
                 self.errors.append(f"rblzoned exited {rc} after SIGTERM:\n{self.daemon.log()[-2000:]}")
         if self.errors:
-            raise Failure("\n".join(self.errors[:20]))
+            raise Failure("\n".join(self.errors[:20]) + f"\nfigures: {json.dumps(self.result)}")
         return self.result
 
     def check_dnsperf(self, out, err, target):
@@ -298,11 +301,17 @@ class Soak:
         def caught_up():
             c = common.import_cursor(self.data, zid)
             return c is not None and c["line"] >= lines
-        harness.wait_until(caught_up, 30, interval=0.5, what="the importer to catch up")
+        try:
+            harness.wait_until(caught_up, 60, interval=0.5, what="the importer to catch up")
+        except AssertionError as e:
+            c = common.import_cursor(self.data, zid)
+            self.errors.append(f"{e}: cursor {c}, {lines} lines, importer running: "
+                               f"{watcher.poll() is None}")
         watcher.send_signal(signal.SIGTERM)
-        out, err = watcher.communicate(timeout=30)
+        watcher.wait(timeout=30)
         if watcher.returncode != 0:
-            self.errors.append(f"importer --watch exited {watcher.returncode}: {err[-2000:]}")
+            self.errors.append(f"importer --watch exited {watcher.returncode}: "
+                               f"{self.watch_out.read_text()[-2000:]}")
         cursor = common.import_cursor(self.data, zid)["line"]
         reports = common.aux_count(self.data, b"r" + zid.to_bytes(2, "big"))
         stored = common.ip_listings(self.data, zid)
