@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import crash  # noqa: E402
 
-ROUNDS = int(os.environ.get("RBLZONE_CRASH_ROUNDS", "20"))
+ROUNDS = int(os.environ.get("RBLZONE_CRASH_ROUNDS", "20"))  # ctest: 5 in ASan/TSan builds
 
 
 def test_acknowledged_changes_survive_sigkill(tmp_path):
