@@ -13,10 +13,10 @@ docs/reliability.md.
 3. For --seconds, concurrently:
    - dnsperf -Q target -v over 10 000 names (listed and not, both zones),
      every answer's rcode and latency folded into a histogram by awk;
-   - an API client on one kept-alive connection: --changes (100) PUTs and
-     as many DELETEs a second over a pool of 5 000 addresses (each PUT's
-     reason unique; an address is removed 5 s after it was listed),
-     recording every acknowledged (2xx) change;
+   - two API clients, each on its own kept-alive connection: one PUTs
+     --changes (100) addresses a second, the next of a pool of 5 000 each
+     time (each PUT's reason unique), the other DELETEs each 5 s after its
+     PUT, as many a second; every acknowledged (2xx) change is recorded;
    - a trap-log writer (20 lines a second, new addresses) and
      `rblzone import traplog traps.test LOG --watch`;
    - every 2 s: /proc/PID/status of rblzoned (VmRSS, RssAnon, RssFile).
@@ -143,6 +143,10 @@ class Soak:
         self.errors: list[str] = []
         self.api_acked = 0
         self.api_requests = 0
+        self.lock = threading.Lock()
+        self.added = 0  # adds done (ticks)
+        self.removed = 0  # removes done (ticks)
+        self.start = 0.0
         self.api_latencies: list[float] = []
         self.lines = 0
         self.samples: list[tuple[float, dict]] = []
@@ -162,41 +166,61 @@ class Soak:
 
     # --- load ---------------------------------------------------------------------------
 
-    def api_client(self):
-        """`changes` adds and `changes` removes a second: each tick lists the
-        next address of the pool and delists the one listed POOL/2 ticks ago."""
-        self.session = common.Session(self.daemon.http_port, self.desk)
+    def api_adder(self):
+        """`changes` adds a second, each of the next address of the pool; an
+        address comes round again only once its removal is done."""
+        session = common.Session(self.daemon.http_port, self.desk)
         n = 0
-        start = time.monotonic()
         while not self.stop.is_set():
-            due = start + n / self.changes
-            now = time.monotonic()
-            if due > now:
-                time.sleep(due - now)
-            add = pool_subject(n % POOL)
-            drop = pool_subject((n - LIVE) % POOL) if n >= LIVE else None
+            self.pace(n)
+            while n >= POOL and self.removed <= n - POOL and not self.stop.is_set():
+                time.sleep(0.001)
             state = (f"soak-{n}", "127.0.0.4")
-            self.request(add, state, "PUT", {"reason": state[0], "code": state[1]}, {200, 201})
-            if drop:
-                self.request(drop, None, "DELETE", {"reason": f"soak-del-{n}"}, {200})
+            self.request(session, pool_subject(n % POOL), state, "PUT",
+                         {"reason": state[0], "code": state[1]}, {200, 201})
             n += 1
+            self.added = n
 
-    def request(self, subject, state, method, body, ok):
+    def api_remover(self):
+        """`changes` removes a second, on its own connection: tick k removes
+        what add k listed, LIVE ticks later, once that add is done."""
+        session = common.Session(self.daemon.http_port, self.desk)
+        k = 0
+        while not self.stop.is_set():
+            self.pace(k + LIVE)
+            while self.added <= k and not self.stop.is_set():
+                time.sleep(0.001)
+            if self.stop.is_set():
+                return
+            self.request(session, pool_subject(k % POOL), None, "DELETE",
+                         {"reason": f"soak-del-{k}"}, {200})
+            k += 1
+            self.removed = k
+
+    def pace(self, tick):
+        due = self.start + tick / self.changes
+        now = time.monotonic()
+        if due > now:
+            time.sleep(due - now)
+
+    def request(self, session, subject, state, method, body, ok):
         path = f"/api/v1/zones/{API_ZONE}/listings/{subject}"
         t0 = time.monotonic()
         try:
-            st, resp = self.session(method, path, body)
+            st, resp = session(method, path, body)
         except NoAnswer as e:
-            self.unsure.add(subject)
-            self.errors.append(f"no answer: {e}")
+            with self.lock:
+                self.unsure.add(subject)
+                self.errors.append(f"no answer: {e}")
             return
-        self.api_latencies.append(time.monotonic() - t0)
-        self.api_requests += 1
-        if st in ok:
-            self.model[subject] = state
-            self.api_acked += 1
-        else:
-            self.errors.append(f"{method} {subject}: {st} {resp}")
+        with self.lock:
+            self.api_latencies.append(time.monotonic() - t0)
+            self.api_requests += 1
+            if st in ok:
+                self.model[subject] = state
+                self.api_acked += 1
+            else:
+                self.errors.append(f"{method} {subject}: {st} {resp}")
 
     def log_writer(self):
         with open(self.log, "a") as f:
@@ -237,7 +261,9 @@ class Soak:
                 f" | awk '{AWK}'", shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 text=True)
             t0 = time.monotonic()
-            threads = [threading.Thread(target=f) for f in (self.api_client, self.log_writer)]
+            self.start = t0
+            threads = [threading.Thread(target=f)
+                       for f in (self.api_adder, self.api_remover, self.log_writer)]
             threads.append(threading.Thread(target=self.sampler, args=(t0,)))
             for t in threads:
                 t.start()
