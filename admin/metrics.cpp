@@ -21,6 +21,8 @@ struct Totals {
   std::uint64_t not_listed = 0;
   std::uint64_t refused_acl = 0;
   std::uint64_t truncated = 0;
+  std::uint64_t rrl_dropped = 0;
+  std::uint64_t rrl_slipped = 0;
   std::array<std::uint64_t, std::tuple_size_v<decltype(QueryStats::rcode)>> rcode{};
   std::array<std::uint64_t, QueryStats::kLatencyBuckets> latency{};
   std::vector<std::uint64_t> per_zone;
@@ -38,6 +40,8 @@ Totals sum(const DnsStats* stats, std::size_t zones) {
     t.not_listed += s->not_listed.load(r);
     t.refused_acl += s->refused_acl.load(r);
     t.truncated += s->truncated.load(r);
+    t.rrl_dropped += s->rrl_dropped.load(r);
+    t.rrl_slipped += s->rrl_slipped.load(r);
     for (std::size_t i = 0; i < t.rcode.size(); ++i) t.rcode[i] += s->rcode[i].load(r);
     for (std::size_t i = 0; i < t.latency.size(); ++i) t.latency[i] += s->latency[i].load(r);
     for (std::size_t i = 0; i < zones && i < s->per_zone.size(); ++i) {
@@ -127,6 +131,12 @@ std::string render_metrics(const zoneserver::ZoneCatalog& catalog, const DnsStat
   w.sample("rblzone_dns_dropped_total", "", t.dropped);
   w.family("rblzone_dns_truncated_total", "counter", "UDP answers sent truncated (TC).");
   w.sample("rblzone_dns_truncated_total", "", t.truncated);
+  w.family("rblzone_dns_rrl_dropped_total", "counter",
+           "UDP answers not sent: the client prefix was over its response rate.");
+  w.sample("rblzone_dns_rrl_dropped_total", "", t.rrl_dropped);
+  w.family("rblzone_dns_rrl_slipped_total", "counter",
+           "UDP answers over the response rate sent truncated (TC) instead.");
+  w.sample("rblzone_dns_rrl_slipped_total", "", t.rrl_slipped);
   w.family("rblzone_dns_refused_acl_total", "counter", "Queries refused by a zone's access rules.");
   w.sample("rblzone_dns_refused_acl_total", "", t.refused_acl);
 

@@ -24,7 +24,8 @@ std::optional<Response> route(const Request& req, const RouterContext& ctx,
                               const std::vector<std::string>& path, std::string_view peer);
 
 // The one HTML escaping function: & < > " ' become entities, so the result
-// is safe as element text and inside a quoted attribute.
+// is safe as element text and inside a quoted attribute; bytes that are not
+// well-formed UTF-8 become U+FFFD (the pages are served as UTF-8).
 std::string escape_html(std::string_view text);
 
 // Percent-encodes everything but RFC 3986 unreserved characters, for a path

@@ -51,6 +51,7 @@ ConfigChanges compare_config(const core::DaemonConfig& running, const core::Daem
   restart(running.edns_udp_size != next.edns_udp_size, "dns.edns_udp_size");
   restart(running.tcp_max_connections != next.tcp_max_connections, "dns.tcp_max_connections");
   restart(running.tcp_idle_timeout_ms != next.tcp_idle_timeout_ms, "dns.tcp_idle_timeout");
+  restart(running.rrl != next.rrl, "dns.rrl");
   restart(running.http_enabled != next.http_enabled, "http.enabled");
   restart(running.http_listen != next.http_listen, "http.listen");
   return c;

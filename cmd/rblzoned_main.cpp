@@ -137,6 +137,7 @@ int main(int argc, char** argv) {
       options.edns_udp_size = cfg.edns_udp_size;
       options.tcp_max_connections = cfg.tcp_max_connections;
       options.tcp_idle_timeout_ms = cfg.tcp_idle_timeout_ms;
+      options.rrl = cfg.rrl;
       options.query_log = cfg.query_log;
       dns = std::make_unique<zoneserver::DnsServer>(store, catalog, options);
       dns->start();

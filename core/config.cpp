@@ -803,6 +803,20 @@ std::vector<ZoneConfig> load_zones(const std::filesystem::path& dir) {
   return out;
 }
 
+namespace {
+
+// [dns] rrl: response-rate limiting (docs/configuration.md).
+void read_rrl(const Section& s, RrlConfig& r) {
+  s.allow_only({"responses_per_second", "window", "slip", "ipv4_prefix", "ipv6_prefix"});
+  s.read_int("responses_per_second", r.responses_per_second, 0, 1000000, "0: off");
+  s.read_int("window", r.window, 1, 3600, "seconds");
+  s.read_int("slip", r.slip, 0, 10, "0: never slip");
+  s.read_int("ipv4_prefix", r.ipv4_prefix, 8, 32);
+  s.read_int("ipv6_prefix", r.ipv6_prefix, 16, 128);
+}
+
+}  // namespace
+
 DaemonConfig parse_daemon_config(std::string_view toml_text, const std::filesystem::path& file) {
   const std::string name = file.string();
   const toml::table root = parse_toml(toml_text, name);
@@ -834,7 +848,7 @@ DaemonConfig parse_daemon_config(std::string_view toml_text, const std::filesyst
   constexpr std::string_view kListen = "\"IPv4:port\" or \"[IPv6]:port\", port 0..65535";
   if (const auto dns = top.get_table("dns")) {
     dns->allow_only({"enabled", "listen", "threads", "edns_udp_size", "tcp_max_connections",
-                     "tcp_idle_timeout", "query_log"});
+                     "tcp_idle_timeout", "query_log", "rrl"});
     if (const auto v = dns->get_bool("enabled")) d.dns_enabled = *v;
     if (const auto list = dns->get_strings("listen", kListen)) {
       d.dns_listen.clear();
@@ -856,11 +870,12 @@ DaemonConfig parse_daemon_config(std::string_view toml_text, const std::filesyst
       d.tcp_idle_timeout_ms = static_cast<unsigned>(*ms);
     }
     if (const auto v = dns->get_bool("query_log")) d.query_log = *v;
+    if (const auto rrl = dns->get_table("rrl")) read_rrl(*rrl, d.rrl);
   }
 
   if (const auto http = top.get_table("http")) {
-    http->allow_only({"enabled", "listen", "public_per_minute", "delist_per_hour",
-                      "auth_failures_per_minute"});
+    http->allow_only(
+        {"enabled", "listen", "public_per_minute", "delist_per_hour", "auth_failures_per_minute"});
     http->read_int("public_per_minute", d.http_public_per_minute, 0, 1000000, "0: no limit");
     http->read_int("delist_per_hour", d.http_delist_per_hour, 0, 1000000, "0: no limit");
     http->read_int("auth_failures_per_minute", d.http_auth_failures_per_minute, 0, 1000000,

@@ -105,6 +105,17 @@ struct ZoneConfig {
   TransferConfig transfer;
 };
 
+// Response-rate limiting of UDP answers per client prefix (docs/dns.md
+// "Response-rate limiting"); off while responses_per_second is 0.
+struct RrlConfig {
+  unsigned responses_per_second = 0;  // per prefix; burst: one second's worth
+  unsigned window = 15;               // seconds of debt a flood can run up
+  unsigned slip = 2;                  // every Nth limited answer goes out TC=1; 0: drop all
+  unsigned ipv4_prefix = 24;
+  unsigned ipv6_prefix = 56;
+  friend bool operator==(const RrlConfig&, const RrlConfig&) = default;
+};
+
 struct DaemonConfig {
   std::filesystem::path file;  // empty for the embedded default
   std::filesystem::path data_dir = "data";
@@ -126,6 +137,7 @@ struct DaemonConfig {
   bool query_log = false;
   // The PowerDNS remote backend's unix socket (docs/powerdns.md); empty: off.
   std::filesystem::path pdns_socket;
+  RrlConfig rrl;  // [dns] rrl
 };
 
 // Parses a duration: a decimal integer and one unit, "500ms", "90s", "15m",

@@ -58,6 +58,8 @@ struct QueryStats {
   std::atomic<std::uint64_t> not_listed{0};
   std::atomic<std::uint64_t> refused_acl{0};
   std::atomic<std::uint64_t> truncated{0};
+  std::atomic<std::uint64_t> rrl_dropped{0};  // response-rate limiting (rrl.hpp)
+  std::atomic<std::uint64_t> rrl_slipped{0};
   std::array<std::atomic<std::uint64_t>, 24> rcode{};
   static constexpr std::size_t kLatencyBuckets = 24;  // bucket i: < 2^i * 128 ns
   std::array<std::atomic<std::uint64_t>, kLatencyBuckets> latency{};

@@ -13,9 +13,11 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
 
+#include "zoneserver/rrl.hpp"
 #include "zoneserver/xfr.hpp"
 
 namespace rblzone::zoneserver {
@@ -478,6 +480,8 @@ void DnsServer::udp_worker_(int fd, QueryStats& stats) {
   Snapshot snapshot(store_);
   const AnswerOptions answer_options{options_.edns_udp_size};
   bool store_error_logged = false;
+  std::optional<ResponseRateLimiter> rrl;  // this worker's own table: no lock
+  if (options_.rrl.responses_per_second > 0) rrl.emplace(options_.rrl);
 
   while (running_.load(std::memory_order_relaxed)) {
     for (unsigned i = 0; i < kBatch; ++i) {
@@ -519,6 +523,17 @@ void DnsServer::udp_worker_(int fd, QueryStats& stats) {
                                   *catalog, snapshot, now, answer_options, w, &stats);
       stats.count_latency(static_cast<std::uint64_t>(monotonic_ns() - t0));
       if (outcome == Outcome::drop) continue;
+      if (rrl) {
+        const auto verdict = rrl->check(client.addr, t0 / 1000000);
+        if (verdict == ResponseRateLimiter::Verdict::drop) {
+          stats.rrl_dropped.fetch_add(1, std::memory_order_relaxed);
+          continue;
+        }
+        if (verdict == ResponseRateLimiter::Verdict::slip) {
+          stats.rrl_slipped.fetch_add(1, std::memory_order_relaxed);
+          w.rollback(truncate_response(w.data(), w.size()));
+        }
+      }
       if (query_log_.load(std::memory_order_relaxed)) {
         spdlog::info("query from {} len {} -> {} bytes",
                      to_text(peers[static_cast<std::size_t>(i)]), len, w.size());

@@ -26,6 +26,7 @@ struct ServerOptions {
   unsigned tcp_max_connections = 256;
   unsigned tcp_idle_timeout_ms = 10000;
   bool query_log = false;
+  core::RrlConfig rrl;  // UDP response-rate limiting; off by default
 };
 
 struct TransferStats;

@@ -116,6 +116,26 @@ TEST_CASE("pages: escape_html escapes the five special characters and nothing el
   }
 }
 
+TEST_CASE("pages: escape_html turns bytes that are not UTF-8 into U+FFFD", "[pages]") {
+  // A decoded path may hold any bytes (found by tests/integration/test_hostile.py:
+  // /lookup/%FF%FE put raw 0xFF into a page served as UTF-8).
+  const std::string r = "\xef\xbf\xbd";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"\xff\xfe", r + r},
+      {"a\xc3(", "a" + r + "("},            // a cut two-byte sequence
+      {"\xc0\xaf", r + r},                  // an overlong '/'
+      {"\xed\xa0\x80", r + r + r},          // a UTF-16 surrogate
+      {"\xf4\x90\x80\x80", r + r + r + r},  // beyond U+10FFFF
+      {"\xe2\x82", r + r},                  // cut at the end
+      {"\xe2\x82\xac \xf0\x9f\x98\x80", "\xe2\x82\xac \xf0\x9f\x98\x80"},  // valid: kept
+      {"<\x80>", "&lt;" + r + "&gt;"},
+  };
+  for (const auto& [in, want] : cases) {
+    INFO(in);
+    CHECK(pages::escape_html(in) == want);
+  }
+}
+
 TEST_CASE("pages: url_encode keeps only unreserved characters", "[pages]") {
   CHECK(pages::url_encode("192.0.2.0/24") == "192.0.2.0%2F24");
   CHECK(pages::url_encode("*.spam.example") == "%2A.spam.example");
