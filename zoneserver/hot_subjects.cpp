@@ -275,6 +275,10 @@ void HotSubjects::collect(std::int64_t now, std::vector<HotSubject>& out) const 
   }
 }
 
+// The sum over tables: per table count - error <= true count <= count; a
+// table that evicted the subject contributes nothing, so the sum's
+// count - error stays a lower bound, but its count is an upper bound only
+// when no table in the window evicted the subject (docs/api.md).
 std::vector<HotSubject> top_subjects(const std::vector<std::unique_ptr<HotSubjects>>& tables,
                                      std::int64_t now, std::size_t limit,
                                      std::optional<core::ZoneId> zone) {
