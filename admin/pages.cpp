@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "admin/assets.hpp"
+#include "admin/top_listed.hpp"
 #include "core/tokens.hpp"
 
 namespace rblzone::admin::pages {
@@ -810,6 +811,20 @@ std::optional<Response> route(const Request& req, const RouterContext& ctx,
     }
     if (auto denied = need_desk(req, ctx, peer)) return std::move(*denied);
     return activity(req, ctx, p[3]);
+  }
+  if (p.size() == 4 && top == "api" && p[1] == "v1" && p[2] == "stats" && p[3] == "top-listed") {
+    if (!get_like) {
+      auto res = error_response(http::status::method_not_allowed, "method_not_allowed", "use GET",
+                                req.version());
+      res.set(http::field::allow, "GET");
+      return res;
+    }
+    if (!ctx.store) {
+      return error_response(http::status::service_unavailable, "unavailable",
+                            "this server has no token store attached", req.version());
+    }
+    if (auto denied = need_desk(req, ctx, peer)) return std::move(*denied);
+    return top_listed(req, ctx, query_of(req));
   }
   return std::nullopt;
 }

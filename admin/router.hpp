@@ -80,6 +80,9 @@ struct RouterContext {
   std::shared_ptr<LifecycleCounters> counters;  // null: not counted
   // The daemon's reload and sweeper figures for /metrics; null: not shown.
   const DaemonHealth* health = nullptr;
+  // The DNS workers' tables of queried listed subjects, or nullptr when DNS
+  // is off; as dns_stats, the vector outlives the server.
+  std::function<const std::vector<std::unique_ptr<zoneserver::HotSubjects>>*()> hot_subjects;
 };
 
 // Answers one request. Never throws: a failure inside becomes a 500 JSON

@@ -177,6 +177,7 @@ int main(int argc, char** argv) {
       context.dns_stats = [&dns]() -> const admin::DnsStats* {
         return dns ? &dns->stats() : nullptr;
       };
+      context.hot_subjects = [&dns] { return dns ? &dns->hot_subjects() : nullptr; };
       context.policy = &policy;
       context.counters = counters;
       context.limits = std::make_shared<admin::Limits>(

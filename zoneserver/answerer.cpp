@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "zoneserver/hot_subjects.hpp"
 #include "zoneserver/zone_content.hpp"
 
 namespace rblzone::zoneserver {
@@ -499,11 +500,27 @@ Outcome error_reply(Response& r, std::uint8_t rcode, bool with_question) {
   return Outcome::answer;
 }
 
+// What a listed answer matched, for the caller's counters (hot_subjects.hpp).
+void note_match(Matched& m, const CatalogZone& zone, const Found& f) {
+  m.listed = true;
+  m.zone = zone.id;
+  m.source = f.source ? f.source->id : zone.id;
+  m.ip = f.source && f.source->config.kind == core::ZoneKind::ip;
+  if (m.ip) {
+    m.prefix = f.listed_prefix;
+  } else {
+    m.domain_size = std::min(std::strlen(f.listed_subject), sizeof m.domain - 1);
+    std::memcpy(m.domain, f.listed_subject, m.domain_size);
+    m.domain[m.domain_size] = '\0';
+  }
+}
+
 }  // namespace
 
 Outcome answer(const std::uint8_t* query, std::size_t size, const Client& client,
                const ZoneCatalog& catalog, Snapshot& snapshot, std::int64_t now,
-               const AnswerOptions& options, Writer& out, QueryStats* stats) {
+               const AnswerOptions& options, Writer& out, QueryStats* stats, Matched* matched) {
+  if (matched) matched->listed = false;
   wire::Query q;
   const auto status = wire::parse_query(query, size, q);
   if (stats) stats->queries.fetch_add(1, std::memory_order_relaxed);
@@ -620,6 +637,7 @@ Outcome answer(const std::uint8_t* query, std::size_t size, const Client& client
   } else if (verdict == Verdict::listed) {
     add_positive(r, *zone, found);
     if (stats) stats->listed.fetch_add(1, std::memory_order_relaxed);
+    if (matched && !found.test_point) note_match(*matched, *zone, found);
   } else if (verdict == Verdict::nxdomain) {
     r.rcode = wire::rcode::NXDOMAIN;
     if (stats) stats->not_listed.fetch_add(1, std::memory_order_relaxed);

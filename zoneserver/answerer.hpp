@@ -76,9 +76,14 @@ struct AnswerOptions {
 // to be sent (drop).
 enum class Outcome { answer, drop };
 
+struct Matched;  // zoneserver/hot_subjects.hpp
+
+// `matched`, when given, says which listing a listed answer matched (its
+// `listed` is false for every other answer), for the caller to count.
 Outcome answer(const std::uint8_t* query, std::size_t size, const Client& client,
                const ZoneCatalog& catalog, Snapshot& snapshot, std::int64_t now,
-               const AnswerOptions& options, wire::Writer& out, QueryStats* stats);
+               const AnswerOptions& options, wire::Writer& out, QueryStats* stats,
+               Matched* matched = nullptr);
 
 // What one name of a zone holds: the step answer() takes after access
 // control, for callers that build their own records (the PowerDNS backend).

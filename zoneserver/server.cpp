@@ -147,6 +147,7 @@ struct DnsServer::Tcp {
   std::thread thread;
   unsigned connections = 0;  // only touched on the io thread
   QueryStats* stats = nullptr;
+  HotSubjects* hot = nullptr;  // written on the io thread only
 };
 
 namespace {
@@ -154,7 +155,7 @@ namespace {
 asio::awaitable<void> tcp_session(tcp::socket socket, DnsServer* server, core::Store& store,
                                   const std::shared_ptr<const ZoneCatalog>* catalog,
                                   const ServerOptions& options, const core::Clock& clock,
-                                  QueryStats* stats, unsigned* connections) {
+                                  QueryStats* stats, unsigned* connections, HotSubjects* hot) {
   struct Guard {
     unsigned* n;
     ~Guard() { --*n; }
@@ -207,6 +208,7 @@ asio::awaitable<void> tcp_session(tcp::socket socket, DnsServer* server, core::S
   std::vector<std::uint8_t> out(65535 + 2);
   AnswerOptions answer_options{options.edns_udp_size};
   const Client client{addr, Transport::tcp};
+  Matched matched;
   for (;;) {
     deadline = std::chrono::steady_clock::now() + idle;
     std::uint8_t len_bytes[2];
@@ -229,9 +231,11 @@ asio::awaitable<void> tcp_session(tcp::socket socket, DnsServer* server, core::S
     wire::Writer w(out.data() + 2, 65535);
     snapshot.renew();
     const auto cat = std::atomic_load(catalog);
+    const std::int64_t now = clock();
     const auto outcome =
-        answer(in.data(), len, client, *cat, snapshot, clock(), answer_options, w, stats);
+        answer(in.data(), len, client, *cat, snapshot, now, answer_options, w, stats, &matched);
     snapshot.reset();
+    if (hot) hot->count(matched, now);
     if (outcome == Outcome::drop) break;  // garbage on a stream: hang up
     out[0] = static_cast<std::uint8_t>(w.size() >> 8);
     out[1] = static_cast<std::uint8_t>(w.size());
@@ -272,6 +276,8 @@ void DnsServer::start() {
   tcp_ = std::make_unique<Tcp>();
   stats_.push_back(std::make_unique<QueryStats>(zones));
   tcp_->stats = stats_.back().get();
+  hot_.push_back(std::make_unique<HotSubjects>());
+  tcp_->hot = hot_.back().get();
 
   struct Bound {
     int fd;
@@ -332,7 +338,9 @@ void DnsServer::start() {
     udp_fds_.push_back(b.fd);
     stats_.push_back(std::make_unique<QueryStats>(zones));
     QueryStats& s = *stats_.back();
-    threads_.emplace_back([this, fd = b.fd, &s] { udp_worker_(fd, s); });
+    hot_.push_back(std::make_unique<HotSubjects>());
+    HotSubjects& h = *hot_.back();
+    threads_.emplace_back([this, fd = b.fd, &s, &h] { udp_worker_(fd, s, h); });
   }
   for (auto& acceptor : tcp_->acceptors) {
     asio::co_spawn(
@@ -353,7 +361,7 @@ void DnsServer::start() {
             ++tcp_->connections;
             asio::co_spawn(a->get_executor(),
                            tcp_session(std::move(socket), this, store_, &catalog_, options_, clock_,
-                                       tcp_->stats, &tcp_->connections),
+                                       tcp_->stats, &tcp_->connections, tcp_->hot),
                            asio::detached);
           }
         },
@@ -468,7 +476,7 @@ void DnsServer::stop() {
   }
 }
 
-void DnsServer::udp_worker_(int fd, QueryStats& stats) {
+void DnsServer::udp_worker_(int fd, QueryStats& stats, HotSubjects& hot) {
   // Every buffer is allocated once, here; the loop itself does not allocate.
   std::vector<std::uint8_t> in(kBatch * kRecvSize);
   std::vector<std::uint8_t> out(kBatch * kSendSize);
@@ -482,6 +490,7 @@ void DnsServer::udp_worker_(int fd, QueryStats& stats) {
   bool store_error_logged = false;
   std::optional<ResponseRateLimiter> rrl;  // this worker's own table: no lock
   if (options_.rrl.responses_per_second > 0) rrl.emplace(options_.rrl);
+  Matched matched;
 
   while (running_.load(std::memory_order_relaxed)) {
     for (unsigned i = 0; i < kBatch; ++i) {
@@ -520,7 +529,8 @@ void DnsServer::udp_worker_(int fd, QueryStats& stats) {
       const std::size_t len = rmsg[static_cast<std::size_t>(i)].msg_len;
       if ((rmsg[static_cast<std::size_t>(i)].msg_hdr.msg_flags & MSG_TRUNC) != 0) continue;
       const auto outcome = answer(in.data() + static_cast<std::size_t>(i) * kRecvSize, len, client,
-                                  *catalog, snapshot, now, answer_options, w, &stats);
+                                  *catalog, snapshot, now, answer_options, w, &stats, &matched);
+      hot.count(matched, now);
       stats.count_latency(static_cast<std::uint64_t>(monotonic_ns() - t0));
       if (outcome == Outcome::drop) continue;
       if (rrl) {

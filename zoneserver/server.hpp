@@ -15,6 +15,7 @@
 
 #include "core/store.hpp"
 #include "zoneserver/answerer.hpp"
+#include "zoneserver/hot_subjects.hpp"
 #include "zoneserver/zone_catalog.hpp"
 
 namespace rblzone::zoneserver {
@@ -74,10 +75,13 @@ class DnsServer {
 
   // Counters summed over all workers and the TCP listener.
   const std::vector<std::unique_ptr<QueryStats>>& stats() const { return stats_; }
+  // The listed subjects each worker (and the TCP listener) counted, for
+  // top_subjects(). Filled by start(); read from any thread.
+  const std::vector<std::unique_ptr<HotSubjects>>& hot_subjects() const { return hot_; }
 
  private:
   struct Tcp;
-  void udp_worker_(int fd, QueryStats& stats);
+  void udp_worker_(int fd, QueryStats& stats, HotSubjects& hot);
   void log_transfer_(const TransferStats& st, const Client& client, bool ok);
 
   core::Store& store_;
@@ -89,6 +93,7 @@ class DnsServer {
   std::vector<int> udp_fds_;
   std::vector<std::thread> threads_;
   std::vector<std::unique_ptr<QueryStats>> stats_;
+  std::vector<std::unique_ptr<HotSubjects>> hot_;
   std::vector<std::string> bound_;
   std::unique_ptr<Tcp> tcp_;
   mutable std::mutex transfer_log_mutex_;

@@ -85,7 +85,9 @@
     for (const z of zones) sel.appendChild(el("option", z.name));
     await Promise.all([loadPending(), search(), loadActivity()]);
     sampleQpm();
-    qpmTimer = setInterval(sampleQpm, 5000);
+    loadTop();
+    let tick = 0;
+    qpmTimer = setInterval(() => { sampleQpm(); if (++tick % 3 === 0) loadTop(); }, 5000);
   }
 
   // --- pending delist requests ---------------------------------------------------------------
@@ -226,6 +228,45 @@
       values.push(Math.max(0, (b.total - a.total) * 60000 / Math.max(1, b.t - a.t)));
     }
     window.RblChart.line($("chart-qpm"), labels, [{ name: "queries/min", color: "#1f5fbf", values: values }]);
+  }
+
+  // The most queried listed subjects (GET /api/v1/stats/top-listed): a bar per
+  // subject, its length the share of the top one. The subject links to the
+  // public lookup page; a plain click shows the listing in the search above.
+  async function loadTop() {
+    let data;
+    try { data = await api("GET", "/api/v1/stats/top-listed?limit=10"); } catch (e) { return; }
+    const body = $("top-listed").querySelector("tbody");
+    body.textContent = "";
+    const minutes = Math.round(data.interval_seconds / 60);
+    $("top-window").textContent = minutes + " to " + 2 * minutes;
+    const max = data.subjects.reduce((m, s) => Math.max(m, s.count), 0);
+    for (const s of data.subjects) {
+      const link = el("a", s.subject);
+      link.href = "/lookup/" + s.subject.split("/").map(seg).join("/");
+      link.addEventListener("click", (ev) => {
+        const zone = s.listed_in || s.zone;
+        if (ev.button !== 0 || ev.ctrlKey || ev.metaKey || ev.shiftKey || !zones.some((z) => z.name === zone)) return;
+        ev.preventDefault();
+        $("zone").value = zone;
+        $("search").value = s.subject;
+        $("source").value = "";
+        search().then(() => $("listings").scrollIntoView());
+        loadActivity();
+      });
+      const bar = el("span", null, "bar");
+      bar.style.width = (max > 0 ? (100 * s.count) / max : 0).toFixed(1) + "%";
+      const zoneText = s.listed_in && s.listed_in !== s.zone ? s.zone + " (" + s.listed_in + ")" : s.zone;
+      // count is an upper bound; with error > 0 the true figure is at least count - error.
+      const count = String(s.count) + (s.error > 0 ? " (at least " + (s.count - s.error) + ")" : "");
+      const tr = row([zoneText, link, count, bar]);
+      tr.children[2].className = "num";
+      tr.children[3].className = "bar-cell";
+      tr.dataset.subject = s.subject;
+      body.appendChild(tr);
+    }
+    $("top-listed-note").textContent = !data.dns ? "DNS is off on this server."
+      : data.subjects.length === 0 ? "No listed subject was queried in this window." : "";
   }
 
   document.addEventListener("DOMContentLoaded", () => {

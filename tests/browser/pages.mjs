@@ -10,6 +10,7 @@
 //   RBLZONE_XSS          an address whose listing reason is markup
 //   RBLZONE_XSS_REASON   that reason, exactly
 //   RBLZONE_OUT          where the screenshots go
+//   RBLZONE_TOP          the expected top queried listed subjects, "SUBJECT=COUNT,..."
 //   CHROMIUM             the browser (default /usr/bin/chromium)
 // Exits 0 when every step held, 1 with the failing step otherwise.
 import { chromium } from "playwright-core";
@@ -29,6 +30,7 @@ const unlisted = env("RBLZONE_UNLISTED");
 const xss = env("RBLZONE_XSS");
 const xssReason = env("RBLZONE_XSS_REASON");
 const out = env("RBLZONE_OUT");
+const top = env("RBLZONE_TOP").split(",").map((p) => p.split("="));
 fs.mkdirSync(out, { recursive: true });
 
 let step = "start";
@@ -140,6 +142,36 @@ try {
   // Let the queries-per-minute chart take two samples.
   await desk.waitForTimeout(5500);
   await shot(desk, "console-pending.png");
+
+  step = "the console charts the most queried listed subjects";
+  await desk.waitForFunction(
+      (n) => document.querySelectorAll("#top-listed tbody tr").length === n, top.length);
+  const topRows = await desk.locator("#top-listed tbody tr").evaluateAll((rows) => rows.map((r) => ({
+    zone: r.children[0].textContent, subject: r.children[1].textContent,
+    href: r.querySelector("a") ? r.querySelector("a").getAttribute("href") : null,
+    count: r.children[2].textContent, width: r.querySelector("span.bar").style.width })));
+  top.forEach(([subject, count], i) => {
+    const r = topRows[i];
+    check(r.subject === subject, `top row ${i + 1} is ${subject} (got ${r.subject})`);
+    check(r.count === count, `${subject} was queried ${count} times (got ${r.count})`);
+    check(r.zone === zone, `${subject} is in ${zone}`);
+    check(r.href === "/lookup/" + subject.split("/").map(encodeURIComponent).join("/"),
+          `${subject} links to its lookup page (${r.href})`);
+    const want = 100 * Number(count) / Number(top[0][1]);
+    check(r.width.endsWith("%") && Math.abs(parseFloat(r.width) - want) < 0.06,
+          `${subject}'s bar is ${want.toFixed(1)}% long (got ${r.width})`);
+  });
+  await desk.locator("section.panel", { has: desk.locator("#top-listed") })
+      .screenshot({ path: path.join(out, "console-top-listed.png") });
+  console.log("screenshot console-top-listed.png");
+  // A click on a subject shows its listing in the console's search.
+  const [lastSubject] = top[top.length - 1];
+  await desk.locator("#top-listed tbody tr a").last().click();
+  await desk.waitForFunction(
+      (s) => [...document.querySelectorAll("#listings td")].some((td) => td.textContent.startsWith(s)),
+      lastSubject);
+  check((await desk.inputValue("#search")) === lastSubject, "the search names the clicked subject");
+  check(desk.url().endsWith("/console"), "the click stayed in the console");
 
   step = "the console's listing search shows a markup reason as text";
   await desk.fill("#search", xss);

@@ -65,7 +65,14 @@ def test_pages_in_a_real_browser(site):
     env = dict(os.environ, RBLZONE_URL=f"http://127.0.0.1:{d.http_port}",
                RBLZONE_DESK_TOKEN=token, RBLZONE_ZONE=ZONE, RBLZONE_LISTED=LISTED,
                RBLZONE_UNLISTED=UNLISTED, RBLZONE_XSS=XSS, RBLZONE_XSS_REASON=XSS_REASON,
-               RBLZONE_OUT=str(OUT), CHROMIUM=str(CHROMIUM))
+               RBLZONE_OUT=str(OUT), CHROMIUM=str(CHROMIUM),
+               RBLZONE_TOP="192.0.2.66=6,192.0.2.0/24=3")
+    # Listed subjects queried before the desk signs in, for the top-subjects
+    # chart: the host listing 6 times, the /24 (through 3 of its addresses) 3.
+    for _ in range(6):
+        assert a_values(query(d.port, qn(XSS, ZONE))) == ["127.0.0.2"]
+    for i in (7, 8, 9):
+        assert a_values(query(d.port, qn(f"192.0.2.{i}", ZONE))) == ["127.0.0.2"]
     # Some DNS traffic while the console is open, for its queries-per-minute chart.
     stop = threading.Event()
 
@@ -86,7 +93,8 @@ def test_pages_in_a_real_browser(site):
     assert "all browser steps passed" in r.stdout
     for name in ["lookup-listed.png", "lookup-unlisted.png", "lookup-xss.png",
                  "delist-pending.png", "console-pending.png", "console-approved.png",
-                 "delist-approved.png", "lookup-after-approval.png", "nojs-delist.png"]:
+                 "delist-approved.png", "lookup-after-approval.png", "nojs-delist.png",
+                 "console-top-listed.png"]:
         shot = OUT / name
         assert shot.is_file() and shot.stat().st_size > 1000, f"no screenshot {shot}"
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

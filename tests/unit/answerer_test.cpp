@@ -16,6 +16,7 @@
 
 #include "tests/unit/temp_dir.hpp"
 #include "tests/unit/wire_bytes.hpp"
+#include "zoneserver/hot_subjects.hpp"
 #include "zoneserver/zone_catalog.hpp"
 #include "zoneserver/zone_content.hpp"
 
@@ -346,16 +347,24 @@ class World {
   };
 
   // Allocations made by `rounds` passes of answer() over `queries` on one
-  // renewed snapshot, after a warm-up pass (the steady state of a worker).
-  std::size_t steady_state_allocations(const std::vector<Bytes>& queries, int rounds) {
+  // renewed snapshot, after a warm-up pass (the steady state of a worker),
+  // each listed answer counted in `hot` as the server does. The clock moves
+  // a minute per pass, so the hot table also changes interval (and clears).
+  std::size_t steady_state_allocations(const std::vector<Bytes>& queries, int rounds,
+                                       HotSubjects& hot) {
     REQUIRE(snapshot_->renew());
     std::vector<std::uint8_t> buf(65535);
     QueryStats stats(catalog_->zones().size());
+    Matched matched;
+    std::int64_t now = kNow;
     auto pass = [&] {
       for (const auto& q : queries) {
         wire::Writer w(buf.data(), buf.size());
-        answer(q.data(), q.size(), udp_from(), *catalog_, *snapshot_, kNow, {}, w, &stats);
+        answer(q.data(), q.size(), udp_from(), *catalog_, *snapshot_, kNow, {}, w, &stats,
+               &matched);
+        hot.count(matched, now);
       }
+      now += 60;
     };
     pass();
     g_allocations = 0;
@@ -364,6 +373,24 @@ class World {
     g_count_allocations = false;
     snapshot_->reset();
     return g_allocations.load();
+  }
+  // What answer() says it matched for `query`.
+  Matched matched(const Bytes& query, const Client& client = udp_from()) {
+    REQUIRE(snapshot_->renew());
+    std::vector<std::uint8_t> buf(65535);
+    wire::Writer w(buf.data(), buf.size());
+    Matched m;
+    m.listed = true;  // answer() must clear it when nothing matched
+    answer(query.data(), query.size(), client, *catalog_, *snapshot_, kNow, {}, w, nullptr, &m);
+    snapshot_->reset();
+    return m;
+  }
+  core::ZoneId zone_id(const std::string& name) const {
+    for (const auto& z : catalog_->zones()) {
+      if (z->config.name == name) return z->id;
+    }
+    FAIL("no zone " << name);
+    return 0;
   }
   Reply ask(const Bytes& query, const Client& client = udp_from(), std::int64_t now = kNow,
             AnswerOptions options = {}, QueryStats* stats = nullptr) {
@@ -973,7 +1000,11 @@ TEST_CASE("answering does not allocate in the steady state", "[answerer]") {
   edns.edns = Edns{};
   queries.push_back(make_query(edns));
   queries.push_back(Bytes{0x00, 0x01, 0x02});  // garbage
-  CHECK(w.steady_state_allocations(queries, 50) == 0);
+  HotSubjects hot(600);
+  CHECK(w.steady_state_allocations(queries, 50, hot) == 0);
+  std::vector<HotSubject> seen;
+  hot.collect(kNow + 51 * 60, seen);
+  CHECK_FALSE(seen.empty());  // the counter was really in the loop
 
   // The counter itself sees allocations (so the zero above means something).
   g_allocations = 0;
@@ -981,6 +1012,46 @@ TEST_CASE("answering does not allocate in the steady state", "[answerer]") {
   auto probe = std::make_unique<std::string>(100, 'x');
   g_count_allocations = false;
   CHECK(g_allocations.load() >= 1);
+}
+
+}  // namespace rblzone::zoneserver
+
+namespace rblzone::zoneserver {
+
+TEST_CASE("answer() says which listing a listed answer matched", "[answerer][hot_subjects]") {
+  StandardWorld w;
+  SECTION("an address under a listed prefix: the prefix, not the address") {
+    const auto m = w.matched(make_query("3.2.0.192.dnsbl.test", wire::type::TXT));
+    CHECK(m.listed);
+    CHECK(m.ip);
+    CHECK(m.prefix.to_string() == "192.0.2.0/24");
+    CHECK(m.zone == w.zone_id("dnsbl.test"));
+    CHECK(m.source == w.zone_id("dnsbl.test"));
+  }
+  SECTION("a combined zone: queried there, listed in a member") {
+    const auto m = w.matched(make_query("7.113.0.203.zen.test"));
+    CHECK(m.listed);
+    CHECK(m.prefix.to_string() == "203.0.113.7");
+    CHECK(m.zone == w.zone_id("zen.test"));
+    CHECK(m.source == w.zone_id("dnsbl.test"));
+  }
+  SECTION("a domain under a wildcard listing: the listed domain") {
+    const auto m = w.matched(make_query("x.y.spammer.example.rhsbl.test"));
+    CHECK(m.listed);
+    CHECK_FALSE(m.ip);
+    CHECK(std::string(m.domain, m.domain_size) == "spammer.example");
+    CHECK(m.zone == w.zone_id("rhsbl.test"));
+  }
+  SECTION("nothing to count") {
+    for (const char* name : {"9.9.9.9.dnsbl.test", "2.0.0.127.dnsbl.test", "test.rhsbl.test",
+                             "dnsbl.test", "5.2.0.192.dnsbl.test", "nothing.example.rhsbl.test"}) {
+      INFO(name);
+      CHECK_FALSE(w.matched(make_query(name)).listed);
+    }
+    // Refused by the zone's access rules: not counted either.
+    CHECK_FALSE(w.matched(make_query("3.2.0.192.deny.test"), udp_from("192.0.2.1")).listed);
+    CHECK(w.matched(make_query("3.2.0.192.deny.test"), udp_from("10.1.2.3")).listed);
+  }
 }
 
 }  // namespace rblzone::zoneserver

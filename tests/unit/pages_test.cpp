@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cstdio>
+#include <cstring>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -452,3 +454,70 @@ TEST_CASE("store: zone_history returns one zone's events with their subjects", "
 
 }  // namespace
 }  // namespace rblzone::core
+
+namespace rblzone::admin {
+
+TEST_CASE("pages: top listed subjects, named by zone, for the desk only", "[pages][hot_subjects]") {
+  Site s;
+  const auto auth = std::vector<std::pair<http::field, std::string>>{
+      {http::field::authorization, "Bearer " + s.desk_}};
+  const auto path = std::string("/api/v1/stats/top-listed");
+
+  // No DNS server: an empty answer that says so.
+  auto res = s.send(http::verb::get, path, {}, auth);
+  REQUIRE(res.result() == http::status::ok);
+  CHECK(json::parse(res.body())["dns"] == false);
+  CHECK(json::parse(res.body())["subjects"].empty());
+
+  const auto id = [&](const std::string& name) {
+    return find_catalog_zone(*s.ctx_.catalog(), name)->id;
+  };
+  std::vector<std::unique_ptr<zoneserver::HotSubjects>> tables;
+  tables.push_back(std::make_unique<zoneserver::HotSubjects>());
+  zoneserver::Matched m;
+  m.listed = true;
+  m.ip = true;
+  m.prefix = *core::IpPrefix::parse("192.0.2.0/24");
+  m.zone = m.source = id("bl.test");
+  for (int i = 0; i < 3; ++i) tables[0]->count(m, kNow);
+  m.zone = id("zen.test");
+  tables[0]->count(m, kNow);
+  m.ip = false;
+  m.zone = m.source = id("rhsbl.test");
+  std::snprintf(m.domain, sizeof m.domain, "%s", "<b>spam.example");
+  m.domain_size = std::strlen(m.domain);
+  for (int i = 0; i < 2; ++i) tables[0]->count(m, kNow);
+  s.ctx_.hot_subjects = [&tables] { return &tables; };
+
+  CHECK(s.get(path).result() == http::status::unauthorized);
+  CHECK(s.send(http::verb::get, path, {}, {{http::field::authorization, "Bearer " + s.reporter_}})
+            .result() == http::status::forbidden);
+  res = s.send(http::verb::get, path, {}, auth);
+  REQUIRE(res.result() == http::status::ok);
+  CHECK(res[http::field::content_type] == "application/json");
+  auto body = json::parse(res.body());
+  CHECK(body["dns"] == true);
+  CHECK(body["interval_seconds"] == 300);
+  CHECK(body["since"] == "2023-11-14T22:05:00Z");  // the previous 300 s interval's start
+  CHECK(body["until"] == "2023-11-14T22:13:20Z");
+  const json want = json::parse(R"([
+    {"zone":"bl.test","listed_in":"bl.test","subject":"192.0.2.0/24","count":3,"error":0},
+    {"zone":"rhsbl.test","listed_in":"rhsbl.test","subject":"<b>spam.example","count":2,"error":0},
+    {"zone":"zen.test","listed_in":"bl.test","subject":"192.0.2.0/24","count":1,"error":0}])");
+  CHECK(body["subjects"] == want);
+
+  body = json::parse(s.send(http::verb::get, path + "?zone=zen.test&limit=5", {}, auth).body());
+  REQUIRE(body["subjects"].size() == 1);
+  CHECK(body["subjects"][0]["zone"] == "zen.test");
+  body = json::parse(s.send(http::verb::get, path + "?limit=1", {}, auth).body());
+  CHECK(body["subjects"].size() == 1);
+  for (const char* bad : {"?limit=0", "?limit=101", "?limit=1x", "?limit=1000000"}) {
+    INFO(bad);
+    CHECK(s.send(http::verb::get, path + bad, {}, auth).result() == http::status::bad_request);
+  }
+  CHECK(s.send(http::verb::get, path + "?zone=nope.test", {}, auth).result() ==
+        http::status::not_found);
+  CHECK(s.send(http::verb::post, path, "{}", auth).result() == http::status::method_not_allowed);
+}
+
+}  // namespace rblzone::admin
