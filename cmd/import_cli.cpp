@@ -261,7 +261,7 @@ std::shared_ptr<ImportCommand> add_import_command(CLI::App& app) {
       ->allow_extra_args(false);
   a->add_option("--trust", c->trust, "trap (default), trusted or untrusted");
   a->add_option("--weight", c->weight, "weight of each report (default: the zone's for the trust)");
-  a->add_option("--batch", c->batch, "reports per write transaction (default 1000)");
+  a->add_option("--batch", c->batch, "reports per write transaction (default 20000)");
   a->add_option("--threshold", c->threshold,
                 "postfix: messages per window that make a report (200)");
   a->add_option("--window", c->window, "postfix: counting window (1d)");

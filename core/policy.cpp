@@ -1,8 +1,12 @@
 // The listing lifecycle (see policy.hpp for the rules and record layouts).
 #include "core/policy.hpp"
 
+#include <openssl/evp.h>
+
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstring>
 #include <map>
 
 #include "core/byte_order.hpp"
@@ -89,6 +93,9 @@ constexpr char kOffence = 'o';
 constexpr char kAllow = 'a';
 constexpr char kDelist = 'd';
 constexpr char kPending = 'p';
+constexpr char kSummary = 's';
+constexpr std::uint8_t kReportFormat = 1;
+constexpr std::uint8_t kSummaryFormat = 1;
 
 std::string aux_key(char type, std::string_view rest) {
   std::string k(1, type);
@@ -154,22 +161,37 @@ Offence offence_from(const json& j) {
   return o;
 }
 
-json offence_json(const Offence& o) {
-  return {{"score", o.score},
-          {"updated", o.updated},
-          {"penalty", o.penalty},
-          {"count", o.count},
-          {"cleared", o.cleared}};
-}
+constexpr std::uint8_t kOffenceFormat = 1;
+constexpr std::size_t kOffenceSize = 33;
 
 void put_offence(WriteTxn& txn, const std::string& sk, const Offence& o) {
-  txn.put(txn.dbs().aux, aux_key(kOffence, sk), dump(offence_json(o)));
+  std::string v;
+  v.reserve(kOffenceSize);
+  v.push_back(static_cast<char>(kOffenceFormat));
+  put_be(v, std::bit_cast<std::uint64_t>(o.score));
+  put_be(v, o.updated);
+  put_be(v, o.penalty);
+  put_be(v, o.count);
+  put_be(v, o.cleared);
+  txn.put(txn.dbs().aux, aux_key(kOffence, sk), v);
 }
 
+// Binary (format 1) or, written before it, JSON.
 std::optional<Offence> get_offence(const ReadTxn& txn, const std::string& sk) {
-  const auto j = load(txn, aux_key(kOffence, sk));
-  if (!j) return std::nullopt;
-  return offence_from(*j);
+  const auto v = txn.get(txn.dbs().aux, aux_key(kOffence, sk));
+  if (!v) return std::nullopt;
+  if (v->size() == kOffenceSize && static_cast<std::uint8_t>(v->front()) == kOffenceFormat) {
+    Offence o;
+    o.score = std::bit_cast<double>(get_be<std::uint64_t>(*v, 1));
+    o.updated = get_be<std::int64_t>(*v, 9);
+    o.penalty = get_be<std::uint32_t>(*v, 17);
+    o.count = get_be<std::uint32_t>(*v, 21);
+    o.cleared = get_be<std::int64_t>(*v, 25);
+    return o;
+  }
+  const auto j = json::parse(*v, nullptr, false);
+  if (j.is_discarded()) return std::nullopt;
+  return offence_from(j);
 }
 
 // Marks a subject delisted: reports up to now stop counting toward a new
@@ -196,6 +218,233 @@ std::string describe_duration(std::int64_t s) {
   if (s % 86400 == 0) return std::to_string(s / 86400) + "d";
   if (s % 3600 == 0) return std::to_string(s / 3600) + "h";
   return std::to_string(s) + "s";
+}
+
+// SHA-256(reporter \n detail \n reason \n evidence), as sha256() of the
+// joined text, without joining it or fetching the digest for every report.
+Sha256 report_hash(const Report& r) {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  struct Ctx {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~Ctx() { EVP_MD_CTX_free(ctx); }
+  };
+  thread_local Ctx c;
+  Sha256 out{};
+  unsigned len = 0;
+  bool ok = md != nullptr && c.ctx != nullptr && EVP_DigestInit_ex(c.ctx, md, nullptr) == 1;
+  for (const std::string* part : {&r.reporter, &r.detail, &r.reason, &r.evidence}) {
+    if (part != &r.reporter) ok = ok && EVP_DigestUpdate(c.ctx, "\n", 1) == 1;
+    ok = ok && EVP_DigestUpdate(c.ctx, part->data(), part->size()) == 1;
+  }
+  ok = ok && EVP_DigestFinal_ex(c.ctx, out.data(), &len) == 1 && len == out.size();
+  if (!ok) return sha256(r.reporter + '\n' + r.detail + '\n' + r.reason + '\n' + r.evidence);
+  return out;
+}
+
+// --- report records and window summaries (layouts in policy.hpp) ---------------
+
+void put_str32(std::string& out, std::string_view s) {
+  put_be(out, static_cast<std::uint32_t>(s.size()));
+  out.append(s);
+}
+
+struct Reader {
+  std::string_view in;
+  bool ok = true;
+  template <typename T>
+  T num() {
+    if (in.size() < sizeof(T)) {
+      ok = false;
+      return T{};
+    }
+    const T v = get_be<T>(in, 0);
+    in.remove_prefix(sizeof(T));
+    return v;
+  }
+  std::string_view str() {
+    const auto n = num<std::uint32_t>();
+    if (!ok || in.size() < n) {
+      ok = false;
+      return {};
+    }
+    const auto s = in.substr(0, n);
+    in.remove_prefix(n);
+    return s;
+  }
+};
+
+void encode_report(std::string& out, const Report& r, double weight, bool allowlisted,
+                   std::string_view actor) {
+  out.clear();
+  out.push_back(static_cast<char>(kReportFormat));
+  out.push_back(static_cast<char>(r.trust));
+  out.push_back(allowlisted ? 1 : 0);
+  put_be(out, std::bit_cast<std::uint64_t>(weight));
+  put_str32(out, r.reporter);
+  put_str32(out, r.detail);
+  put_str32(out, r.reason);
+  put_str32(out, r.evidence);
+  put_str32(out, actor);
+}
+
+// What a report record says, binary or JSON; false if it is neither.
+bool decode_report(std::string_view v, StoredReport& r) {
+  if (!v.empty() && v.front() == '{') {
+    const auto j = json::parse(v, nullptr, false);
+    if (j.is_discarded()) return false;
+    r.reporter = j.value("reporter", std::string());
+    r.detail = j.value("detail", std::string());
+    r.trust = parse_trust(j.value("trust", std::string())).value_or(Trust::untrusted);
+    r.weight = j.value("weight", 0.0);
+    r.reason = j.value("reason", std::string());
+    r.evidence = j.value("evidence", std::string());
+    r.allowlisted = j.value("allowlisted", false);
+    return true;
+  }
+  Reader in{v};
+  if (in.num<std::uint8_t>() != kReportFormat) return false;
+  const auto trust = in.num<std::uint8_t>();
+  r.trust = trust <= 2 ? static_cast<Trust>(trust) : Trust::untrusted;
+  r.allowlisted = in.num<std::uint8_t>() != 0;
+  r.weight = std::bit_cast<double>(in.num<std::uint64_t>());
+  r.reporter = in.str();
+  r.detail = in.str();
+  r.reason = in.str();
+  r.evidence = in.str();
+  return in.ok;
+}
+
+// JSON records held text as valid UTF-8 (invalid bytes replaced); binary
+// ones hold the bytes as given, so the same replacement happens on reading.
+std::string valid_utf8(std::string s) {
+  if (std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; }))
+    return s;
+  return json::parse(json(s).dump(-1, ' ', false, json::error_handler_t::replace))
+      .get<std::string>();
+}
+
+struct WindowSummary {
+  struct Reporter {
+    std::string name;
+    std::vector<std::pair<std::uint64_t, double>> points;  // time ascending, weight descending
+  };
+  std::uint64_t floor = 0;
+  std::vector<Reporter> reporters;  // by name
+
+  void add(std::string_view name, std::uint64_t t, double w) {
+    if (t < floor) return;  // no window starting at floor or later holds it
+    auto it = std::lower_bound(reporters.begin(), reporters.end(), name,
+                               [](const Reporter& a, std::string_view n) { return a.name < n; });
+    if (it == reporters.end() || it->name != name)
+      it = reporters.insert(it, Reporter{std::string(name), {}});
+    auto& p = it->points;
+    // Outweighed by a report as late and as heavy: it changes no window's maximum.
+    for (const auto& [pt, pw] : p) {
+      if (pt >= t && pw >= w) return;
+    }
+    std::erase_if(p, [&](const auto& e) { return e.first <= t && e.second <= w; });
+    p.insert(std::lower_bound(p.begin(), p.end(), std::pair{t, w},
+                              [](const auto& a, const auto& b2) { return a.first < b2.first; }),
+             {t, w});
+  }
+  void raise_floor(std::uint64_t start) {
+    if (start <= floor) return;
+    floor = start;
+    for (auto& rep : reporters) {
+      std::erase_if(rep.points, [&](const auto& e) { return e.first < start; });
+    }
+    std::erase_if(reporters, [](const Reporter& rep) { return rep.points.empty(); });
+  }
+  // Every point is at or after floor: each reporter's heaviest is its first.
+  double sum() const {
+    double total = 0;
+    for (const auto& rep : reporters) total += rep.points.front().second;
+    return total;
+  }
+};
+
+void encode_summary(std::string& out, const WindowSummary& s) {
+  out.clear();
+  out.push_back(static_cast<char>(kSummaryFormat));
+  put_be(out, s.floor);
+  put_be(out, static_cast<std::uint32_t>(s.reporters.size()));
+  for (const auto& rep : s.reporters) {
+    put_str32(out, rep.name);
+    put_be(out, static_cast<std::uint32_t>(rep.points.size()));
+    for (const auto& [t, w] : rep.points) {
+      put_be(out, t);
+      put_be(out, std::bit_cast<std::uint64_t>(w));
+    }
+  }
+}
+
+bool decode_summary(std::string_view v, WindowSummary& s) {
+  Reader in{v};
+  if (in.num<std::uint8_t>() != kSummaryFormat) return false;
+  s.floor = in.num<std::uint64_t>();
+  const auto n = in.num<std::uint32_t>();
+  if (!in.ok || n > v.size()) return false;
+  s.reporters.resize(n);
+  for (auto& rep : s.reporters) {
+    rep.name = in.str();
+    const auto m = in.num<std::uint32_t>();
+    if (!in.ok || m == 0 || m > v.size()) return false;
+    rep.points.resize(m);
+    for (auto& [t, w] : rep.points) {
+      t = in.num<std::uint64_t>();
+      w = std::bit_cast<double>(in.num<std::uint64_t>());
+    }
+  }
+  return in.ok && in.in.empty();
+}
+
+// The summary from the subject's reports at or after `start` (u64 order, as keyed).
+WindowSummary scan_window(const ReadTxn& txn, const std::string& sk, std::uint64_t start) {
+  WindowSummary s;
+  s.floor = start;
+  std::string begin = aux_key(kReport, sk);
+  begin.push_back(static_cast<char>(0xff));
+  const std::size_t prefix_len = begin.size();
+  put_be(begin, start);
+  Cursor c(txn, txn.dbs().aux);
+  StoredReport r;
+  for (bool ok = c.seek(begin); ok && c.key().size() == prefix_len + 16 &&
+                                c.key().substr(0, prefix_len) == begin.substr(0, prefix_len);
+       ok = c.next()) {
+    if (!decode_report(c.value(), r) || r.allowlisted) continue;
+    s.add(r.reporter, get_be<std::uint64_t>(c.key(), prefix_len), r.weight);
+  }
+  return s;
+}
+
+// The allowlist of a zone as allowlisted() reads it, parsed once: the
+// config's entries, then the stored ones.
+std::vector<std::pair<Subject, std::string>> load_allowlist(const ReadTxn& txn,
+                                                            const ZoneConfig& zone,
+                                                            const ZoneRef& ref) {
+  std::vector<std::pair<Subject, std::string>> out;
+  for (const auto& a : zone.allowlist) {
+    if (auto entry = parse_subject(a)) out.emplace_back(std::move(*entry), a);
+  }
+  std::string prefix(1, kAllow);
+  put_be(prefix, ref.id);
+  Cursor c(txn, txn.dbs().aux);
+  for (bool ok = c.seek(prefix); ok && c.key().starts_with(prefix); ok = c.next()) {
+    const auto j = json::parse(c.value(), nullptr, false);
+    if (j.is_discarded()) continue;
+    if (auto entry = parse_subject(j.value("subject", std::string()))) {
+      auto text = to_string(*entry);
+      out.emplace_back(std::move(*entry), std::move(text));
+    }
+  }
+  return out;
+}
+
+bool allowlisted_in(const std::vector<std::pair<Subject, std::string>>& allow, const Subject& s) {
+  if (kind_of(s) == SubjectKind::ip && std::get<IpPrefix>(s) == IpPrefix::v4(0x7f000001, 32))
+    return true;  // RFC 5782: never listed
+  return std::any_of(allow.begin(), allow.end(),
+                     [&](const auto& a) { return overlaps(a.first, s); });
 }
 
 }  // namespace
@@ -253,6 +502,12 @@ double Policy::decayed(const Offence& o, const PolicyConfig& p, std::int64_t now
 
 ReportOutcome Policy::report(WriteTxn& txn, const ZoneConfig& zone, const Report& r,
                              const Actor& actor) {
+  ReportBatch batch;
+  return report(txn, zone, r, actor, batch);
+}
+
+ReportOutcome Policy::report(WriteTxn& txn, const ZoneConfig& zone, const Report& r,
+                             const Actor& actor, ReportBatch& b) {
   check_kind(zone, r.subject);
   if (const auto* p = std::get_if<IpPrefix>(&r.subject); p && !p->is_host()) {
     throw PolicyError("bad_subject", "a report names one address, not a prefix");
@@ -260,7 +515,12 @@ ReportOutcome Policy::report(WriteTxn& txn, const ZoneConfig& zone, const Report
   if (const auto* d = std::get_if<DomainName>(&r.subject); d && d->subtree) {
     throw PolicyError("bad_subject", "a report names one domain, not a subtree");
   }
-  const auto ref = zone_for_write(store_, txn, zone);
+  if (!b.ref_ || b.zone_ != &zone) {
+    b.ref_ = zone_for_write(store_, txn, zone);
+    b.zone_ = &zone;
+    b.allow_ = load_allowlist(txn, zone, *b.ref_);
+  }
+  const ZoneRef& ref = *b.ref_;
   const auto& policy = zone.policy;
   const std::int64_t now = store_.now();
   const std::int64_t t = std::min(r.time.value_or(now), now);
@@ -271,23 +531,27 @@ ReportOutcome Policy::report(WriteTxn& txn, const ZoneConfig& zone, const Report
     throw PolicyError("bad_weight", "a report's weight is a number from 0 to 1000");
   }
   const auto sk = subject_key(ref.id, r.subject);
-  const auto allowed = allowlisted(txn, zone, r.subject);
+  const bool allowed = allowlisted_in(b.allow_, r.subject);
 
   // Keep the report whatever happens next: the desk sees them all.
-  json rec{{"reporter", r.reporter},
-           {"detail", r.detail},
-           {"trust", to_string(r.trust)},
-           {"weight", weight},
-           {"reason", r.reason},
-           {"evidence", r.evidence},
-           {"allowlisted", allowed.has_value()},
-           {"actor", actor.id}};
-  std::string key = aux_key(kReport, sk);
+  encode_report(b.value_, r, weight, allowed, actor.id);
+  std::string& key = b.key_;
+  key.assign(1, kReport);
+  key += sk;
   key.push_back(static_cast<char>(0xff));
   put_be(key, static_cast<std::uint64_t>(t));
-  const auto h = sha256(r.reporter + '\n' + r.detail + '\n' + r.reason + '\n' + r.evidence);
+  const auto h = report_hash(r);
   key.append(reinterpret_cast<const char*>(h.data()), 8);
-  txn.put(txn.dbs().aux, key, dump(rec));
+  const std::string summary_key = aux_key(kSummary, sk);
+  try {
+    txn.put(txn.dbs().aux, key, b.value_, MDB_NOOVERWRITE);
+  } catch (const StoreError& e) {
+    if (e.code() != MDB_KEYEXIST) throw;
+    // The same report in the same second replaces the one stored: the
+    // summary may hold what it replaced.
+    txn.put(txn.dbs().aux, key, b.value_);
+    txn.del(txn.dbs().aux, summary_key);
+  }
 
   ReportOutcome out;
   if (allowed) {
@@ -300,29 +564,24 @@ ReportOutcome Policy::report(WriteTxn& txn, const ZoneConfig& zone, const Report
   }
 
   // The weight within the window since the last delisting, each reporter
-  // counted once (with its heaviest report).
+  // counted once (with its heaviest report), from the subject's summary.
   auto offence = get_offence(txn, sk).value_or(Offence{});
   // Reports count from the second after the last delisting: history and
   // reports are to the second, and a delisting must not be undone by the
   // evidence it was about (a new hit in that same second is the price).
   const std::int64_t from = std::max(now - std::int64_t{policy.window}, offence.cleared + 1);
-  std::map<std::string, double> by_reporter;
-  {
-    std::string begin = aux_key(kReport, sk);
-    begin.push_back(static_cast<char>(0xff));
-    const std::size_t prefix_len = begin.size();
-    put_be(begin, static_cast<std::uint64_t>(std::max<std::int64_t>(from, 0)));
-    Cursor c(txn, txn.dbs().aux);
-    for (bool ok = c.seek(begin); ok && c.key().size() == prefix_len + 16 &&
-                                  c.key().substr(0, prefix_len) == begin.substr(0, prefix_len);
-         ok = c.next()) {
-      const auto j = json::parse(c.value(), nullptr, false);
-      if (j.is_discarded() || j.value("allowlisted", false)) continue;
-      auto& w = by_reporter[j.value("reporter", std::string())];
-      w = std::max(w, j.value("weight", 0.0));
-    }
+  const auto start = static_cast<std::uint64_t>(std::max<std::int64_t>(from, 0));
+  WindowSummary summary;
+  const auto stored = txn.get(txn.dbs().aux, summary_key);
+  if (stored && decode_summary(*stored, summary) && start >= summary.floor) {
+    summary.add(r.reporter, static_cast<std::uint64_t>(t), weight);
+    summary.raise_floor(start);
+  } else {
+    summary = scan_window(txn, sk, start);  // holds this report already
   }
-  for (const auto& [who, w] : by_reporter) out.window_weight += w;
+  encode_summary(b.value_, summary);
+  txn.put(txn.dbs().aux, summary_key, b.value_);
+  out.window_weight = summary.sum();
   const bool qualifies = t >= from && out.window_weight + 1e-9 >= policy.threshold;
 
   const auto existing = store_.get(txn, ref, r.subject);
@@ -395,17 +654,13 @@ std::vector<StoredReport> Policy::reports(const ReadTxn& txn, const ZoneConfig& 
   for (bool ok = c.seek(prefix);
        ok && c.key().size() == prefix.size() + 16 && c.key().substr(0, prefix.size()) == prefix;
        ok = c.next()) {
-    const auto j = json::parse(c.value(), nullptr, false);
-    if (j.is_discarded()) continue;
     StoredReport r;
+    if (!decode_report(c.value(), r)) continue;
     r.time = static_cast<std::int64_t>(get_be<std::uint64_t>(c.key(), prefix.size()));
-    r.reporter = j.value("reporter", std::string());
-    r.detail = j.value("detail", std::string());
-    r.trust = parse_trust(j.value("trust", std::string())).value_or(Trust::untrusted);
-    r.weight = j.value("weight", 0.0);
-    r.reason = j.value("reason", std::string());
-    r.evidence = j.value("evidence", std::string());
-    r.allowlisted = j.value("allowlisted", false);
+    if (c.value().front() != '{') {
+      for (auto* text : {&r.reporter, &r.detail, &r.reason, &r.evidence})
+        *text = valid_utf8(std::move(*text));
+    }
     out.push_back(std::move(r));
   }
   return out;
@@ -434,7 +689,11 @@ std::size_t Policy::trim_reports(WriteTxn& txn, const ZoneConfig& zone, std::siz
     const auto t = static_cast<std::int64_t>(get_be<std::uint64_t>(k, k.size() - 16));
     if (t < before) doomed.emplace_back(k);
   }
-  for (const auto& k : doomed) txn.del(txn.dbs().aux, k);
+  for (const auto& k : doomed) {
+    txn.del(txn.dbs().aux, k);
+    // The subject's summary may hold what went: it is rebuilt from what stays.
+    txn.del(txn.dbs().aux, aux_key(kSummary, std::string_view(k).substr(1, k.size() - 18)));
+  }
   return doomed.size();
 }
 

@@ -6,10 +6,29 @@
 // same history is left. The clock is the store's (injected in tests).
 //
 // Records in the `aux` database (see schema.hpp), SK = subject_key():
-//   'r' SK 0xff | time i64 | hash8  -> report JSON (reporter, trust, weight,
-//                                      reason, evidence, allowlisted)
-//   'o' SK                          -> offence JSON (score, updated, penalty,
-//                                      count, cleared)
+//   'r' SK 0xff | time i64 | hash8  -> report, binary (format 1):
+//        u8 1 | u8 trust (0 trap, 1 trusted, 2 untrusted) | u8 allowlisted |
+//        u64 weight (IEEE 754 bits) | str reporter | str detail | str reason |
+//        str evidence | str actor            (str = u32 length + bytes)
+//      or, written before format 1, a JSON object (first byte '{': reporter,
+//      detail, trust, weight, reason, evidence, allowlisted, actor); both are
+//      read everywhere, only the binary form is written.
+//      hash8 = the first 8 bytes of SHA-256(reporter \n detail \n reason \n
+//      evidence): the same report in the same second is stored once.
+//   's' SK                          -> window summary of the reports, binary:
+//        u8 1 | u64 floor | u32 n | n x (str reporter | u32 m |
+//        m x (u64 time, u64 weight bits))
+//      For every reporter (sorted by name, as the sum is taken) the reports
+//      not outweighed by a later one of at least the same weight (times
+//      ascending, weights strictly descending), among the non-allowlisted
+//      reports whose time (as u64, the key's order) is >= floor. It answers
+//      "the weight in the window" for any window start >= floor without
+//      reading the reports; a start below floor (the clock went back), an
+//      overwritten report or trimmed reports rebuild it from the reports.
+//      A derived cache: deleting it is always safe.
+//   'o' SK                          -> offence, binary (format 1): u8 1 |
+//        u64 score (IEEE 754 bits) | i64 updated | u32 penalty | u32 count |
+//        i64 cleared; or, written before format 1, JSON with those names
 //   'a' SK                          -> allowlist entry JSON (reason, actor, time)
 //   'd' id                          -> delist request JSON
 //   'p' SK                          -> id of the pending delist request
@@ -60,7 +79,7 @@ class PolicyError : public std::runtime_error {
 struct Report {
   Subject subject;               // one address or one domain
   Trust trust = Trust::trusted;  // from the reporter's token
-  std::string reporter;  // identity for "one reporter counts once": the token
+  std::string reporter;          // identity for "one reporter counts once": the token
   std::string detail;    // the feed's own label below the token (a trap, an end user): shown to
                          // the desk, never an identity of its own (it is self-declared)
   std::string reason;    // private: never shown publicly
@@ -154,11 +173,30 @@ std::optional<ActiveMatch> active_match(const Store& store, const ReadTxn& txn, 
 // forms, TEST and INVALID): answered by DNS itself, never stored.
 bool is_test_point(const Subject& s);
 
+// What every report of one write transaction would otherwise look up again
+// (the zone's id, its allowlist parsed) and buffers reused between reports.
+// Make one inside the write transaction and pass it to every report of that
+// transaction; do not change the allowlist in between.
+class ReportBatch {
+ public:
+  ReportBatch() = default;
+
+ private:
+  friend class Policy;
+  std::optional<ZoneRef> ref_;
+  const ZoneConfig* zone_ = nullptr;
+  std::vector<std::pair<Subject, std::string>> allow_;  // config then stored entries
+  std::string key_, value_;
+};
+
 class Policy {
  public:
   explicit Policy(Store& store) : store_(store) {}
 
   ReportOutcome report(WriteTxn& txn, const ZoneConfig& zone, const Report& r, const Actor& actor);
+  // The same, for many reports in one transaction (the importer's batches).
+  ReportOutcome report(WriteTxn& txn, const ZoneConfig& zone, const Report& r, const Actor& actor,
+                       ReportBatch& batch);
 
   // The abuse desk lists by hand. Throws PolicyError: test_point,
   // allowlisted, needs_override (broad or special-purpose without the

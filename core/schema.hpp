@@ -33,8 +33,11 @@
 // expiry    ZONE | expires u64 | kind u8 | listing key -> empty
 //           Every non-permanent listing, in expiry order, for the sweeper.
 // aux       feature-specific records, each with its own key prefix byte:
-//           'r' reports, 'o' offences, 'a' allowlist, 'd' delist requests,
-//           'p' pending delist request per listing (layouts in policy.hpp);
+//           'r' reports, 's' report window summaries, 'o' offences,
+//           'a' allowlist, 'd' delist requests, 'p' pending delist request
+//           per listing (layouts in policy.hpp; reports and offences are
+//           binary records led by their format byte 1, older JSON ones
+//           are still read);
 //           't' token by hash, 'n' token hash by name (tokens.hpp).
 // meta also holds "count" | ZONE | source u8 -> u64: listings per source,
 //           kept exact by every put and remove (Store::counts).

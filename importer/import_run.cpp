@@ -7,8 +7,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 #include <unordered_set>
 
@@ -26,12 +24,30 @@ namespace {
 
 constexpr std::size_t kMaxProblems = 1000;
 
+// The whole file into `out` (its buffer reused from message to message).
+void read_file(const std::string& path, std::string& out) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error(path + ": cannot open");
+  out.clear();
+  std::size_t used = 0;
+  while (true) {
+    if (out.size() < used + 65536) out.resize(used + 65536);
+    const auto n = ::read(fd, out.data() + used, out.size() - used);
+    if (n < 0) {
+      ::close(fd);
+      throw std::runtime_error(path + ": read error");
+    }
+    if (n == 0) break;
+    used += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  out.resize(used);
+}
+
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot open");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  std::string out;
+  read_file(path, out);
+  return out;
 }
 
 std::string file_source_id(const std::string& kind, const FileIdentity& id) {
@@ -88,22 +104,26 @@ double Importer::weight_for_(const std::string& trap) const {
                                               : p.public_weight;
 }
 
+void Importer::report_(core::WriteTxn& txn, core::ReportBatch& batch, const core::Report& r,
+                       const std::string& where, Summary& delta) {
+  try {
+    const auto out = policy_.report(txn, zone_, r, actor_, batch);
+    ++delta.reports;
+    ++delta.results[std::string(core::to_string(out.result))];
+    if (out.result == core::ReportResult::listed) ++delta.listed;
+    if (out.result == core::ReportResult::extended) ++delta.extended;
+  } catch (const core::PolicyError& e) {
+    delta.problem(where, "refused by policy", e.what());
+  }
+}
+
 void Importer::flush_(std::vector<Pending>& reports,
                       const std::function<void(core::WriteTxn&)>& extra) {
   Summary delta;
   store_.env().write([&](core::WriteTxn& txn) {
     delta = Summary{};  // the transaction may run again after the map grows
-    for (const auto& p : reports) {
-      try {
-        const auto out = policy_.report(txn, zone_, p.report, actor_);
-        ++delta.reports;
-        ++delta.results[std::string(core::to_string(out.result))];
-        if (out.result == core::ReportResult::listed) ++delta.listed;
-        if (out.result == core::ReportResult::extended) ++delta.extended;
-      } catch (const core::PolicyError& e) {
-        delta.problem(p.where, "refused by policy", e.what());
-      }
-    }
+    core::ReportBatch batch;
+    for (const auto& p : reports) report_(txn, batch, p.report, p.where, delta);
     if (extra) extra(txn);
   });
   summary_.reports += delta.reports;
@@ -259,6 +279,24 @@ std::vector<core::Subject> message_subjects(const MessageFacts& m, core::ZoneKin
 
 }  // namespace
 
+// One trap message, from a Maildir or an mbox: a report per subject it gives.
+void Importer::queue_message_(const MessageFacts& facts, const std::string& where,
+                              const std::string& origin) {
+  std::string problem;
+  const auto subjects = message_subjects(facts, zone_.kind, cfg_.trusted, problem);
+  if (subjects.empty()) summary_.problem(where, "no subject", problem);
+  for (const auto& s : subjects) {
+    core::Report r;
+    r.subject = s;
+    r.trust = cfg_.trust;
+    r.reporter = "trap:" + cfg_.name;
+    r.reason = "spam trap " + cfg_.name;
+    r.evidence = "Message-Id: <" + facts.message_id + "> in " + origin;
+    r.weight = weight_for_(cfg_.name);
+    pending_.push_back({std::move(r), where});
+  }
+}
+
 void Importer::maildir(const std::string& dir) {
   const auto ref = zone_ref_();
   const std::string canonical = fs::weakly_canonical(dir).string();
@@ -306,28 +344,17 @@ void Importer::maildir(const std::string& dir) {
     markers.push_back(unique);
     const std::string where = file.string();
     try {
-      bytes = read_file(where);
+      read_file(where, bytes);
     } catch (const std::exception& e) {
       summary_.problem(where, "unreadable message", e.what());
       markers.pop_back();  // try again next run
       continue;
     }
-    if (!parse_message(bytes, facts, error)) {
+    // An address zone needs the Received headers only, never the body.
+    if (!parse_message(bytes, facts, error, zone_.kind != core::ZoneKind::ip)) {
       summary_.problem(where, "bad message", error);
     } else {
-      std::string problem;
-      const auto subjects = message_subjects(facts, zone_.kind, cfg_.trusted, problem);
-      if (subjects.empty()) summary_.problem(where, "no subject", problem);
-      for (const auto& s : subjects) {
-        core::Report r;
-        r.subject = s;
-        r.trust = cfg_.trust;
-        r.reporter = "trap:" + cfg_.name;
-        r.reason = "spam trap " + cfg_.name;
-        r.evidence = "Message-Id: <" + facts.message_id + "> in " + unique;
-        r.weight = weight_for_(cfg_.name);
-        pending_.push_back({std::move(r), where});
-      }
+      queue_message_(facts, where, unique);
     }
     if (markers.size() >= cfg_.batch || pending_.size() >= cfg_.batch) commit();
   }
@@ -387,19 +414,7 @@ void Importer::mbox(const std::string& path) {
       summary_.problem(where, "bad message", error);
       continue;
     }
-    std::string problem;
-    const auto subjects = message_subjects(facts, zone_.kind, cfg_.trusted, problem);
-    if (subjects.empty()) summary_.problem(where, "no subject", problem);
-    for (const auto& s : subjects) {
-      core::Report r;
-      r.subject = s;
-      r.trust = cfg_.trust;
-      r.reporter = "trap:" + cfg_.name;
-      r.reason = "spam trap " + cfg_.name;
-      r.evidence = "Message-Id: <" + facts.message_id + "> in " + path;
-      r.weight = weight_for_(cfg_.name);
-      pending_.push_back({std::move(r), where});
-    }
+    queue_message_(facts, where, path);
   }
   if (messages == cur.line && id.size > cur.offset) {
     summary_.problem(path + ": byte " + std::to_string(cur.offset), "bad mbox",
@@ -431,6 +446,7 @@ void Importer::postfix(const std::string& path, const VolumeConfig& v) {
   Summary volume_delta;
   const auto flush_counts = [&](core::WriteTxn& txn) {
     volume_delta = Summary{};  // the transaction may run again after the map grows
+    core::ReportBatch batch;
     for (const auto& [k, cnt] : counts) {
       const auto vk = volume_key(ref.id, source_id, k.first, k.second);
       const auto old = txn.get(txn.dbs().aux, vk);
@@ -451,15 +467,7 @@ void Importer::postfix(const std::string& path, const VolumeConfig& v) {
                      core::format_utc(static_cast<std::int64_t>(k.first * v.window));
         r.weight = weight_for_(cfg_.name);
         r.time = cnt.last_time;
-        try {
-          const auto out = policy_.report(txn, zone_, r, actor_);
-          ++volume_delta.reports;
-          ++volume_delta.results[std::string(core::to_string(out.result))];
-          if (out.result == core::ReportResult::listed) ++volume_delta.listed;
-          if (out.result == core::ReportResult::extended) ++volume_delta.extended;
-        } catch (const core::PolicyError& e) {
-          volume_delta.problem(path, "refused by policy", e.what());
-        }
+        report_(txn, batch, r, path, volume_delta);
       }
     }
   };

@@ -17,6 +17,7 @@
 #include "core/config.hpp"
 #include "core/policy.hpp"
 #include "core/store.hpp"
+#include "importer/mailbox.hpp"
 #include "importer/rbldnsd_file.hpp"
 #include "importer/received.hpp"
 
@@ -29,7 +30,7 @@ struct SourceConfig {
   std::optional<double> weight;                // every report's weight (default: the trust's)
   std::map<std::string, double> trap_weights;  // per trap name, over `weight`
   TrustedHops trusted;                         // mailboxes: the operator's own hops
-  std::size_t batch = 1000;                    // reports per write transaction
+  std::size_t batch = 20000;                   // reports per write transaction
 };
 
 // The outbound-volume watch over a Postfix log.
@@ -87,6 +88,12 @@ class Importer {
   // Commits `reports` and whatever `extra` writes (cursors, markers) in one
   // transaction, then counts the outcomes.
   void flush_(std::vector<Pending>& reports, const std::function<void(core::WriteTxn&)>& extra);
+  // One report through the policy, its outcome counted in `delta`.
+  void report_(core::WriteTxn& txn, core::ReportBatch& batch, const core::Report& r,
+               const std::string& where, Summary& delta);
+  // Queues the reports one trap message gives (Maildir and mbox alike).
+  void queue_message_(const MessageFacts& facts, const std::string& where,
+                      const std::string& origin);
   core::ZoneRef zone_ref_();
   double weight_for_(const std::string& trap) const;
   // Reads `path` from its cursor line by line; `fn(line, where)` queues

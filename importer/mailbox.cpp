@@ -54,7 +54,7 @@ void scan_part(GMimeObject* /*parent*/, GMimeObject* part, gpointer data) {
   g_object_unref(mem);
 }
 
-void facts_of(GMimeMessage* msg, MessageFacts& out) {
+void facts_of(GMimeMessage* msg, MessageFacts& out, bool body = true) {
   out = MessageFacts{};
   GMimeObject* obj = GMIME_OBJECT(msg);
   GMimeHeaderList* headers = g_mime_object_get_header_list(obj);
@@ -80,6 +80,7 @@ void facts_of(GMimeMessage* msg, MessageFacts& out) {
     }
   }
   if (const char* id = g_mime_message_get_message_id(msg); id != nullptr) out.message_id = id;
+  if (!body) return;
   BodyScan scan{&out.url_domains};
   g_mime_message_foreach(msg, scan_part, &scan);
 }
@@ -117,10 +118,19 @@ void url_hosts(std::string_view text, std::vector<std::string>& out) {
   }
 }
 
-bool parse_message(std::string_view bytes, MessageFacts& out, std::string& error) {
+bool parse_message(std::string_view bytes, MessageFacts& out, std::string& error, bool body) {
   if (bytes.empty()) {  // GMime wants a buffer, even for nothing
     error = "empty message";
     return false;
+  }
+  if (!body) {
+    // The headers end at the first empty line; what follows is not parsed.
+    for (const std::string_view end : {"\n\n", "\r\n\r\n"}) {
+      if (const auto e = bytes.find(end); e != std::string_view::npos) {
+        bytes = bytes.substr(0, e + end.size());
+        break;
+      }
+    }
   }
   init_gmime();
   GMimeStream* stream = g_mime_stream_mem_new_with_buffer(bytes.data(), bytes.size());
@@ -132,7 +142,7 @@ bool parse_message(std::string_view bytes, MessageFacts& out, std::string& error
     error = "not a mail message";
     return false;
   }
-  facts_of(msg, out);
+  facts_of(msg, out, body);
   g_object_unref(msg);
   if (out.received.empty() && out.from_domain.empty() && out.message_id.empty()) {
     error = "not a mail message (no headers)";

@@ -22,8 +22,9 @@ struct MessageFacts {
 };
 
 // Parses a whole message held in memory. False (and `error`) when GMime
-// finds no message in it.
-bool parse_message(std::string_view bytes, MessageFacts& out, std::string& error);
+// finds no message in it. With `body` false only the header block is given
+// to GMime and url_domains stays empty (an address zone needs no more).
+bool parse_message(std::string_view bytes, MessageFacts& out, std::string& error, bool body = true);
 
 // The hosts of "http://" and "https://" URLs in `text` (lowercase, unique,
 // in order of appearance; IP literals left out).
