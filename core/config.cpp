@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -16,6 +17,8 @@
 #include <sstream>
 #include <system_error>
 #include <utility>
+
+#include "core/crypto.hpp"
 
 namespace rblzone::core {
 namespace {
@@ -553,8 +556,55 @@ void read_access(const Section& s, AccessConfig& a) {
   }
 }
 
+// [transfer.tsig]: key, algorithm, and secret or secret_file (base64). The
+// secret's value never appears in an error message.
+void read_tsig(const Section& s, TsigKeyConfig& k) {
+  s.allow_only({"key", "algorithm", "secret", "secret_file"});
+  constexpr std::string_view kKey = "a key name like \"xfr.example.org\"";
+  const auto name = s.get_string("key", kKey);
+  if (!name) s.fail_missing("key", kKey);
+  const auto normalized = DomainName::parse(*name);
+  if (!normalized || normalized->subtree) s.fail_value("key", *s.find("key"), kKey);
+  k.name = normalized->name;
+  constexpr std::string_view kAlgorithm = "\"hmac-sha256\" (the only algorithm supported)";
+  if (const auto a = s.get_string("algorithm", kAlgorithm)) {
+    if (*a != "hmac-sha256") s.fail_value("algorithm", *s.find("algorithm"), kAlgorithm);
+  }
+  const bool inline_secret = s.find("secret") != nullptr;
+  const bool file_secret = s.find("secret_file") != nullptr;
+  if (inline_secret == file_secret) {
+    s.fail_at(inline_secret ? "secret_file" : "secret",
+              "exactly one of secret (base64) and secret_file (a file holding it)");
+  }
+  std::string text;
+  if (inline_secret) {
+    const toml::node* n = s.find("secret");
+    if (!n->is_string()) s.fail_at("secret", "a base64 string");
+    text = n->as_string()->get();
+  } else {
+    const auto path = s.get_string("secret_file", "a file name");
+    std::filesystem::path p(*path);
+    const std::filesystem::path base = std::filesystem::path(s.file()).parent_path();
+    if (p.is_relative() && !base.empty()) p = base / p;
+    try {
+      text = read_file(p);
+    } catch (const ConfigError& e) {
+      s.fail_at("secret_file", e.what());  // "FILE: cannot open: why", under the key's name
+    }
+  }
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+  const std::string_view key = inline_secret ? "secret" : "secret_file";
+  const auto secret = base64_decode(text);
+  if (!secret) s.fail_at(key, "not valid base64 (the value is not shown)");
+  if (secret->size() < 16) {
+    s.fail_at(key, "a secret of at least 16 bytes (`openssl rand -base64 32` makes one)");
+  }
+  k.secret = *secret;
+}
+
 void read_transfer(const Section& s, TransferConfig& t) {
-  s.allow_only({"allow", "notify", "journal_max_entries", "journal_max_age"});
+  s.allow_only({"allow", "notify", "journal_max_entries", "journal_max_age", "tsig"});
+  if (const auto tsig = s.get_table("tsig")) read_tsig(*tsig, t.tsig.emplace());
   t.allow = read_prefixes(s, "allow");
   constexpr std::string_view kNotify = "\"IPv4:port\" or \"[IPv6]:port\", port 1..65535";
   if (const auto list = s.get_strings("notify", kNotify)) {
@@ -772,6 +822,18 @@ std::vector<ZoneConfig> load_zones(const std::filesystem::path& dir) {
       fail(p.config.file.string(), p.name_line, "name",
            "a zone name no other file uses, got \"" + p.config.name + "\" (also in " +
                existing->second->config.file.string() + ")");
+    }
+  }
+  // A secondary knows a key by its name: one name, one secret.
+  std::map<std::string, const ParsedZone*> by_key;
+  for (const auto& p : parsed) {
+    const auto& k = p.config.transfer.tsig;
+    if (!k) continue;
+    const auto [existing, inserted] = by_key.emplace(k->name, &p);
+    if (!inserted && existing->second->config.transfer.tsig->secret != k->secret) {
+      fail(p.config.file.string(), std::nullopt, "transfer.tsig.key",
+           "key \"" + k->name + "\" has another secret in " +
+               existing->second->config.file.string() + " (one name, one secret)");
     }
   }
   for (const auto& p : parsed) {

@@ -68,8 +68,19 @@ struct AccessConfig {
 
 // Zone transfer to secondaries (docs/scale-out.md): who may AXFR/IXFR, whom
 // to NOTIFY on a serial change, and how much journal IXFR may draw on.
+// A TSIG key (RFC 8945) secondaries sign their transfer queries with and
+// NOTIFY is signed with. The secret is never written to a log or a message.
+struct TsigKeyConfig {
+  std::string name;                       // lowercase, no trailing dot
+  std::string algorithm = "hmac-sha256";  // the only one supported
+  std::string secret;                     // decoded bytes
+};
+
 struct TransferConfig {
-  std::vector<IpPrefix> allow;                    // empty: no transfers at all
+  std::vector<IpPrefix> allow;  // empty: no transfers at all
+  // Set: every AXFR/IXFR must be signed with this key (from an allowed
+  // address too), and NOTIFY is signed with it.
+  std::optional<TsigKeyConfig> tsig;
   std::vector<std::string> notify;                // "ADDR:PORT" of each secondary
   std::uint32_t journal_max_entries = 100000;     // per zone; older entries are trimmed
   std::uint32_t journal_max_age = 7 * 24 * 3600;  // seconds

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -23,6 +24,10 @@ std::string to_hex(std::string_view data);
 inline std::string to_hex(const Sha256& d) {
   return to_hex(std::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
 }
+
+// Decodes standard base64 (RFC 4648, padding required, no whitespace);
+// nullopt if `text` is not that.
+std::optional<std::string> base64_decode(std::string_view text);
 
 // Compares without a data-dependent early exit (the lengths are not secret).
 bool constant_time_equal(std::string_view a, std::string_view b);

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "zoneserver/hot_subjects.hpp"
+#include "zoneserver/txt_template.hpp"
 #include "zoneserver/zone_content.hpp"
 
 namespace rblzone::zoneserver {
@@ -419,48 +420,8 @@ std::size_t expand_txt(const CatalogZone& zone, Found& f, char (&out)[kMaxTxt]) 
       out[n++] = (c >= 0x20 && c < 0x7f) ? c : '?';
     }
   };
-  auto put_url = [&] {
-    for (const char c : cfg.lookup_url) {
-      if (c == '$') {
-        put(f.queried);
-      } else {
-        put(std::string_view(&c, 1));
-      }
-    }
-  };
-  const std::string_view t = cfg.txt;
-  for (std::size_t i = 0; i < t.size();) {
-    if (t[i] == '$') {
-      put(f.queried);
-      ++i;
-      continue;
-    }
-    if (t[i] == '{') {
-      const auto close = t.find('}', i);
-      if (close != std::string_view::npos) {
-        const auto key = t.substr(i + 1, close - i - 1);
-        if (key == "reason") {
-          put(f.reason.empty() ? std::string_view("listed") : f.reason);
-        } else if (key == "subject") {
-          put(f.listed_subject);
-        } else if (key == "url") {
-          put_url();
-        } else if (key == "code") {
-          char code[16];
-          const auto c = f.ncodes ? f.codes[0] : 0;
-          std::snprintf(code, sizeof code, "%u.%u.%u.%u", c >> 24, (c >> 16) & 0xff,
-                        (c >> 8) & 0xff, c & 0xff);
-          put(code);
-        } else {
-          put(t.substr(i, close - i + 1));
-        }
-        i = close + 1;
-        continue;
-      }
-    }
-    put(t.substr(i, 1));
-    ++i;
-  }
+  expand_txt_template(cfg.txt, cfg.lookup_url, f.queried, f.reason, f.listed_subject,
+                      f.ncodes ? f.codes[0] : 0, put);
   return n;
 }
 

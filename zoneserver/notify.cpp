@@ -10,10 +10,13 @@
 
 #include <chrono>
 #include <cstring>
+#include <ctime>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <vector>
 
+#include "zoneserver/tsig.hpp"
 #include "zoneserver/zone_content.hpp"
 
 namespace rblzone::zoneserver {
@@ -110,6 +113,8 @@ struct Pending {
   std::uint32_t serial = 0;
   unsigned attempts = 0;
   std::int64_t next_ms = 0;
+  std::optional<core::TsigKeyConfig> key;  // the zone's: NOTIFY signed, answer verified
+  std::string mac;                         // of the last NOTIFY sent, to verify the answer
 };
 
 struct ZoneState {
@@ -179,7 +184,13 @@ void Notifier::run_() {
 
   const auto send = [&](Pending& p, const CatalogZone& z) {
     const int fd = p.target.addr.ss_family == AF_INET ? fd4_ : fd6_;
-    const std::string m = notify_message(z, p.id, p.serial);
+    std::string m = notify_message(z, p.id, p.serial);
+    p.key = z.config.transfer.tsig;
+    if (p.key) {
+      tsig::Signer signer(*p.key, std::nullopt, static_cast<std::uint64_t>(std::time(nullptr)));
+      signer.sign(m);
+      p.mac = signer.last_mac();
+    }
     if (fd >= 0) {
       sendto(fd, m.data(), m.size(), 0,
              reinterpret_cast<const sockaddr*>(&p.target.addr),  // NOLINT
@@ -204,7 +215,7 @@ void Notifier::run_() {
     for (const int fd : {fd4_, fd6_}) {
       if (fd < 0) continue;
       for (;;) {
-        std::uint8_t buf[512];
+        std::uint8_t buf[4096];
         sockaddr_storage from{};
         socklen_t flen = sizeof from;
         const ssize_t n =
@@ -215,6 +226,13 @@ void Notifier::run_() {
         const auto id = static_cast<std::uint16_t>((buf[0] << 8) | buf[1]);
         for (auto it = pending.begin(); it != pending.end(); ++it) {
           if (it->id == id && same_peer(it->target.addr, from)) {
+            // With a key, only a signed answer counts (RFC 8945 section 5.4.2).
+            if (it->key && !tsig::verify_response(buf, static_cast<std::size_t>(n), *it->key,
+                                                  it->mac, std::time(nullptr))) {
+              spdlog::warn("NOTIFY {} to {}: answer without a valid TSIG of key {}, ignored",
+                           it->zone, it->target_text, it->key->name);
+              break;
+            }
             const int rcode = buf[3] & 0xf;
             if (rcode != 0) {
               spdlog::warn("NOTIFY {} to {}: answered with rcode {}", it->zone, it->target_text,

@@ -18,6 +18,7 @@
 #include <system_error>
 
 #include "zoneserver/rrl.hpp"
+#include "zoneserver/tsig.hpp"
 #include "zoneserver/xfr.hpp"
 
 namespace rblzone::zoneserver {
@@ -232,8 +233,8 @@ asio::awaitable<void> tcp_session(tcp::socket socket, DnsServer* server, core::S
     snapshot.renew();
     const auto cat = std::atomic_load(catalog);
     const std::int64_t now = clock();
-    const auto outcome =
-        answer(in.data(), len, client, *cat, snapshot, now, answer_options, w, stats, &matched);
+    const auto outcome = tsig::answer_signed(in.data(), len, client, *cat, snapshot, now,
+                                             answer_options, w, stats, &matched);
     snapshot.reset();
     if (hot) hot->count(matched, now);
     if (outcome == Outcome::drop) break;  // garbage on a stream: hang up
@@ -405,10 +406,12 @@ void DnsServer::start_transfer(int fd, std::vector<std::uint8_t> query, const Cl
                           std::chrono::steady_clock::now() - t0)
                           .count();
       log_transfer_(st, client, true);
-      spdlog::info("transfer: {} records in {} messages, {} ms{}", st.records, st.messages, ms,
+      spdlog::info("transfer: {} records in {} messages, {} ms, zone {}{}{}", st.records,
+                   st.messages, ms, st.zone.empty() ? "-" : st.zone,
                    st.refused       ? " (refused)"
                    : st.incremental ? " (incremental)"
-                                    : "");
+                                    : "",
+                   st.tsig_error != 0 ? " (TSIG error " + std::to_string(st.tsig_error) + ")" : "");
     } catch (const std::exception& e) {
       log_transfer_(TransferStats{}, client, false);
       spdlog::error("transfer failed: {}", e.what());
@@ -528,8 +531,9 @@ void DnsServer::udp_worker_(int fd, QueryStats& stats, HotSubjects& hot) {
       // A datagram longer than the buffer was cut by the kernel: garbage.
       const std::size_t len = rmsg[static_cast<std::size_t>(i)].msg_len;
       if ((rmsg[static_cast<std::size_t>(i)].msg_hdr.msg_flags & MSG_TRUNC) != 0) continue;
-      const auto outcome = answer(in.data() + static_cast<std::size_t>(i) * kRecvSize, len, client,
-                                  *catalog, snapshot, now, answer_options, w, &stats, &matched);
+      const auto outcome =
+          tsig::answer_signed(in.data() + static_cast<std::size_t>(i) * kRecvSize, len, client,
+                              *catalog, snapshot, now, answer_options, w, &stats, &matched);
       hot.count(matched, now);
       stats.count_latency(static_cast<std::uint64_t>(monotonic_ns() - t0));
       if (outcome == Outcome::drop) continue;

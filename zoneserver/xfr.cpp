@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "zoneserver/tsig.hpp"
 #include "zoneserver/zone_content.hpp"
 
 namespace rblzone::zoneserver {
@@ -189,6 +190,70 @@ std::optional<ListingOverrides> state_at(const CatalogZone& zone, core::Store& s
   return out;
 }
 
+// A combined zone's listings as they were at its serial `from`. Its serial
+// is the sum of its members' and each change adds one, so the secondary at
+// `from` lacks the newest (current - from) changes of all members together.
+// The members' journals hold each change's time (in seconds), so those
+// changes are the newest by time, unless the cut falls inside one second in
+// which more than one member changed: their relative order is not recorded,
+// and then (or when a journal no longer reaches back) nullopt: a whole zone.
+std::optional<ListingOverrides> combined_state_at(const CatalogZone& zone, core::Store& store,
+                                                  const core::ReadTxn& txn, std::uint32_t from,
+                                                  std::uint32_t current) {
+  const std::uint32_t n = current - from;
+  if (n == 0 || n > (1u << 20)) return std::nullopt;  // behind by more than any journal holds
+  struct Event {
+    std::int64_t time;
+    std::size_t member;
+    std::uint32_t serial;
+  };
+  std::vector<Event> events;
+  std::vector<std::uint32_t> serials;
+  // Members whose journal holds fewer than n entries: trimmed, or the zone
+  // is younger; either way what came before its first entry is unknown.
+  std::vector<bool> short_journal;
+  for (std::size_t m = 0; m < zone.sources.size(); ++m) {
+    const CatalogZone& src = *zone.sources[m];
+    const core::ZoneRef ref{src.id, src.config.name};
+    const std::uint32_t s = store.serial(txn, ref);
+    serials.push_back(s);
+    const auto journal = store.journal_since(txn, ref, s >= n ? s - n : 0);
+    if (!journal.empty() && journal.back().serial != s) return std::nullopt;
+    short_journal.push_back(journal.size() < n);
+    for (const auto& e : journal) events.push_back(Event{e.time, m, e.serial});
+  }
+  if (events.size() < n) return std::nullopt;
+  std::sort(events.begin(), events.end(), [](const Event& a, const Event& b) {
+    return a.time != b.time ? a.time > b.time : a.serial > b.serial;
+  });
+  // The cut: events[0, n) are undone. Within one member the order is its
+  // serials; across members only the seconds tell.
+  if (events.size() > n && events[n].time == events[n - 1].time) {
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      if (events[i].time == events[n - 1].time && events[i].member != events[n - 1].member) {
+        return std::nullopt;
+      }
+    }
+  }
+  std::vector<std::uint32_t> undo(zone.sources.size(), 0);
+  for (std::size_t i = 0; i < n; ++i) ++undo[events[i].member];
+  ListingOverrides out;
+  for (std::size_t m = 0; m < zone.sources.size(); ++m) {
+    if (undo[m] == 0) continue;
+    // Every entry of a short journal undone: an older unknown change might
+    // belong to the cut too. (Had one entry stayed, all older ones stay.)
+    if (short_journal[m] && std::count_if(events.begin(), events.end(), [m](const Event& e) {
+                              return e.member == m;
+                            }) == static_cast<std::ptrdiff_t>(undo[m])) {
+      return std::nullopt;
+    }
+    const auto old = state_at(*zone.sources[m], store, txn, serials[m] - undo[m], serials[m]);
+    if (!old) return std::nullopt;
+    out.insert(old->begin(), old->end());  // keys carry the member's zone id
+  }
+  return out;
+}
+
 }  // namespace
 
 bool is_transfer_query(const std::uint8_t* query, std::size_t size) {
@@ -202,17 +267,52 @@ TransferStats serve_transfer(const std::uint8_t* query, std::size_t size, const 
                              const MessageSink& send) {
   wire::Query q;
   if (wire::parse_query(query, size, q) != wire::ParseStatus::ok) return {};
-  Stream out(query, q, send);
+  // With a TSIG key, every message is signed (RFC 8945 section 5.3.1: each
+  // MAC chained to the one before).
+  std::optional<tsig::Signer> signer;
+  const MessageSink sink = [&](const std::uint8_t* data, std::size_t n) {
+    if (!signer) return send(data, n);
+    std::string m(reinterpret_cast<const char*>(data), n);  // NOLINT
+    signer->sign(m);
+    return send(reinterpret_cast<const std::uint8_t*>(m.data()), m.size());  // NOLINT
+  };
+  Stream out(query, q, sink);
   std::size_t apex_label = 0;
   const CatalogZone* zone = catalog.find(q.qname, apex_label);
   if (zone != nullptr && apex_label == 0) out.stats().zone = zone->config.name;
-  // Not a zone apex of ours, or not a secondary we serve: one REFUSED.
-  if (zone == nullptr || apex_label != 0 || q.qclass != wire::kClassIN ||
-      !allowed(zone->config.transfer, client.addr)) {
+  const auto refuse = [&out] {
     out.set_rcode(wire::rcode::REFUSED);
     out.flush();
     out.stats().refused = true;
     return out.stats();
+  };
+  // Not a zone apex of ours, or not a secondary we serve: one REFUSED.
+  if (zone == nullptr || apex_label != 0 || q.qclass != wire::kClassIN ||
+      !allowed(zone->config.transfer, client.addr)) {
+    return refuse();
+  }
+  // TSIG: a zone with a key transfers only to queries signed with it.
+  const auto& key = zone->config.transfer.tsig;
+  tsig::Record rec;
+  const tsig::Found found = tsig::find(query, size, rec);
+  if (found == tsig::Found::malformed) {
+    out.set_rcode(wire::rcode::FORMERR);
+    out.flush();
+    out.stats().refused = true;
+    return out.stats();
+  }
+  if (found == tsig::Found::found) {
+    if (const std::uint16_t error = tsig::verify_request(query, rec, key ? &*key : nullptr, now)) {
+      const std::string m = tsig::error_response(query, rec, key ? &*key : nullptr, error, now);
+      send(reinterpret_cast<const std::uint8_t*>(m.data()), m.size());  // NOLINT
+      out.stats().refused = true;
+      out.stats().tsig_error = error;
+      return out.stats();
+    }
+    signer.emplace(*key, rec.mac, static_cast<std::uint64_t>(now));
+  } else if (key) {
+    out.stats().tsig_error = tsig::kBadKey;  // for the log: no key at all
+    return refuse();
   }
   std::optional<std::uint32_t> have;
   if (q.qtype == wire::type::IXFR) {
@@ -236,9 +336,11 @@ TransferStats serve_transfer(const std::uint8_t* query, std::size_t size, const 
     return out.stats();
   }
   // IXFR from the journal (RFC 1995 condensed form: one difference from the
-  // client's serial to ours), for zones with a journal of their own.
-  if (have && zone->config.kind != core::ZoneKind::combined) {
-    if (const auto old_state = state_at(*zone, store, txn, *have, serial)) {
+  // client's serial to ours); a combined zone from its members' journals.
+  if (have) {
+    const bool combined = zone->config.kind == core::ZoneKind::combined;
+    if (const auto old_state = combined ? combined_state_at(*zone, store, txn, *have, serial)
+                                        : state_at(*zone, store, txn, *have, serial)) {
       // Only the regions the changes touch are rebuilt, when they are
       // self-contained; otherwise the whole zone, twice.
       const auto regions = change_regions(*zone, txn, *old_state);
@@ -267,7 +369,6 @@ TransferStats serve_transfer(const std::uint8_t* query, std::size_t size, const 
   // For AXFR the SOA goes out at once: collecting a large zone's listings
   // takes a while, and secondaries time out on a silent connection. (Not for
   // IXFR, where a first message holding one SOA could read as "up to date".)
-  (void)now;
   if (!out.add(soa_rec) || (!have && !out.flush())) return out.stats();
   if (!zone_records(*zone, store, txn, kIgnoreExpiry,
                     [&](const ZoneRecord& r) { return out.add(r); })) {

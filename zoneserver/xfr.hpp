@@ -29,14 +29,19 @@ struct TransferStats {
   std::uint64_t records = 0;
   bool incremental = false;
   bool refused = false;
+  std::uint16_t tsig_error = 0;  // why a TSIG check refused it (BADKEY also: unsigned)
 };
 
 // Serves one AXFR/IXFR query: REFUSED (one message) when the zone is not
 // ours or the client is not in its [transfer] allow list; for IXFR with a
 // serial at or past ours, the SOA alone; for IXFR with a serial the journal
-// still covers, the differences (RFC 1995 condensed form); otherwise the
-// whole zone (an AXFR, or an AXFR-style IXFR answer). Throws
-// core::StoreError when the store cannot be read.
+// still covers (a combined zone: its members' journals), the differences
+// (RFC 1995 condensed form); otherwise the whole zone (an AXFR, or an
+// AXFR-style IXFR answer). A zone with a [transfer.tsig] key refuses
+// unsigned queries (REFUSED), answers a bad key, signature or time with
+// NOTAUTH and the TSIG error, and signs every message of the answer to a
+// good one. `now`: unix seconds. Throws core::StoreError when the store
+// cannot be read.
 TransferStats serve_transfer(const std::uint8_t* query, std::size_t size, const Client& client,
                              const ZoneCatalog& catalog, core::Store& store, std::int64_t now,
                              const MessageSink& send);

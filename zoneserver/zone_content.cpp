@@ -25,6 +25,8 @@
 #include <optional>
 #include <set>
 
+#include "zoneserver/txt_template.hpp"
+
 namespace rblzone::zoneserver {
 
 using core::IpPrefix;
@@ -60,41 +62,7 @@ std::string expand_txt(const core::ZoneConfig& cfg, std::string_view queried,
       out.push_back((c >= 0x20 && c < 0x7f) ? c : '?');
     }
   };
-  const std::string_view t = cfg.txt;
-  for (std::size_t i = 0; i < t.size();) {
-    if (t[i] == '$') {
-      put(queried);
-      ++i;
-      continue;
-    }
-    if (t[i] == '{') {
-      const auto close = t.find('}', i);
-      if (close != std::string_view::npos) {
-        const auto key = t.substr(i + 1, close - i - 1);
-        if (key == "reason") {
-          put(reason.empty() ? std::string_view("listed") : reason);
-        } else if (key == "subject") {
-          put(subject);
-        } else if (key == "url") {
-          for (const char c : cfg.lookup_url) {
-            if (c == '$') {
-              put(queried);
-            } else {
-              put(std::string_view(&c, 1));
-            }
-          }
-        } else if (key == "code") {
-          put(core::code_to_string(code));
-        } else {
-          put(t.substr(i, close - i + 1));
-        }
-        i = close + 1;
-        continue;
-      }
-    }
-    put(t.substr(i, 1));
-    ++i;
-  }
+  expand_txt_template(cfg.txt, cfg.lookup_url, queried, reason, subject, code, put);
   return out;
 }
 
@@ -635,7 +603,7 @@ bool zone_records(const CatalogZone& zone, const core::Store& store, const core:
       }
       return true;
     };
-    const bool override_here = overrides != nullptr && zone.sources.size() == 1;
+    const bool override_here = overrides != nullptr;
     const auto visit = [&](const core::Subject& subject, const Listing& l) {
       if (override_here && overrides->count(core::listing_key(src.id, subject))) return true;
       return add(subject, l);
@@ -647,7 +615,11 @@ bool zone_records(const CatalogZone& zone, const core::Store& store, const core:
     }
     if (override_here) {
       for (const auto& [key, o] : *overrides) {
-        if (o.listing && (!regions || in_regions(o.subject, *regions))) add(o.subject, *o.listing);
+        // A combined zone's overrides are its members': each for its own.
+        if (o.listing && (!regions || in_regions(o.subject, *regions)) &&
+            (zone.sources.size() == 1 || key == core::listing_key(src.id, o.subject))) {
+          add(o.subject, *o.listing);
+        }
       }
     }
   }

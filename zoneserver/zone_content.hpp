@@ -81,10 +81,9 @@ inline constexpr std::int64_t kIgnoreExpiry = std::numeric_limits<std::int64_t>:
 
 // Emits the apex NS records, then every record the zone's listings (its own,
 // or a combined zone's members') produce as of `now` (kIgnoreExpiry: all);
-// not the SOA. `overrides` (for a zone that is not combined) replace stored
-// listings. Order: the IPv4 octet tree, the nibble tree, then domains; each
-// depth-first. Returns false if the sink stopped the walk. Throws
-// core::StoreError.
+// not the SOA. `overrides` replace stored listings (a combined zone's: its
+// members', each keyed with the member's id). Order: the IPv4 octet tree, the nibble tree, then
+// domains; each depth-first. Returns false if the sink stopped the walk. Throws core::StoreError.
 bool zone_records(const CatalogZone& zone, const core::Store& store, const core::ReadTxn& txn,
                   std::int64_t now, const RecordSink& sink,
                   const ListingOverrides* overrides = nullptr,

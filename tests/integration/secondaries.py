@@ -38,8 +38,13 @@ def free_port() -> int:
 class Secondary:
     name = "secondary"
 
-    def __init__(self, workdir: Path, zones: list[str], primary_port: int, port: int):
+    def __init__(self, workdir: Path, zones: list[str], primary_port: int, port: int,
+                 key: tuple[str, str] | None = None):
+        """key: (name, base64 secret) of a TSIG key (hmac-sha256) the
+        secondary signs its SOA, AXFR and IXFR queries with and requires on
+        NOTIFY."""
         self.dir = Path(workdir) / self.name
+        self.key = key
         self.dir.mkdir(parents=True, exist_ok=True)
         self.zones = zones
         self.primary_port = primary_port
@@ -107,6 +112,11 @@ class Knot(Secondary):
         (d / "zones").mkdir(exist_ok=True)
         zones = "".join(f"  - domain: {z}\n    master: primary\n    acl: notify_from_primary\n"
                         for z in self.zones)
+        key_section = key_line = ""
+        if self.key:
+            key_section = (f"key:\n  - id: {self.key[0]}\n    algorithm: hmac-sha256\n"
+                           f"    secret: {self.key[1]}\n")
+            key_line = f"    key: {self.key[0]}\n"
         (d / "knot.conf").write_text(f"""\
 server:
     rundir: "{d}"
@@ -119,13 +129,13 @@ log:
     any: info
 database:
     storage: "{d / 'db'}"
-remote:
+{key_section}remote:
   - id: primary
     address: {HOST}@{self.primary_port}
-acl:
+{key_line}acl:
   - id: notify_from_primary
     address: 127.0.0.0/8
-    action: notify
+{key_line}    action: notify
 template:
   - id: default
     storage: "{d / 'zones'}"
@@ -143,12 +153,16 @@ class Nsd(Secondary):
 
     def argv(self):
         d = self.dir
+        key = self.key[0] if self.key else "NOKEY"
         zones = "".join(f"""\
 zone:
     name: {z}
-    allow-notify: {HOST} NOKEY
-    request-xfr: {HOST}@{self.primary_port} NOKEY
+    allow-notify: {HOST} {key}
+    request-xfr: {HOST}@{self.primary_port} {key}
 """ for z in self.zones)
+        if self.key:
+            zones = (f'key:\n    name: {self.key[0]}\n    algorithm: hmac-sha256\n'
+                     f'    secret: "{self.key[1]}"\n') + zones
         (d / "nsd.conf").write_text(f"""\
 server:
     ip-address: {HOST}@{self.port}

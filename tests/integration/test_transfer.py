@@ -6,6 +6,7 @@ and answer exactly what rblzoned answers for a sample of 10k names.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 import shutil
@@ -13,18 +14,24 @@ import tempfile
 import subprocess
 import random
 import re
+import socket
+import struct
 import time
 from concurrent.futures import ThreadPoolExecutor
+from unittest import mock
 from pathlib import Path
 
 import dns.message
 import dns.query
 import dns.rcode
 import dns.rdatatype
+import dns.tsig
+import dns.tsigkeyring
+import dns.xfr
 import dns.zone
 import pytest
 
-from harness import HOST, Cli, DaemonPool, qn, query, wait_until
+from harness import HOST, RBLZONED, Cli, DaemonPool, qn, query, wait_until
 from secondaries import Knot, Nsd, free_port
 
 ZONES = ["bl.test", "pbl.test", "zen.test", "dbl.test"]
@@ -332,6 +339,9 @@ def test_changes_propagate_by_notify(fleet):
     want = serials(daemon.port)
     for s in secs:
         s.wait_serials(want, PROPAGATION_BOUND)
+    # The combined zone followed by IXFR too (its members' journals).
+    assert re.search(r"transfer: .* zone zen\.test \(incremental\)", daemon.log()), \
+        daemon.log()[-3000:]
 
 
 def test_expiry_propagates(fleet):
@@ -425,3 +435,211 @@ def test_bind_export_is_the_transferred_zone(fleet):
                                                       relativize=False),
                                         relativize=False)
         assert exported == transferred, zone
+
+
+# --- TSIG (RFC 8945, hmac-sha256) -------------------------------------------
+
+TSIG_NAME = "xfr-key.test"
+TSIG_SECRET = base64.b64encode(os.urandom(32)).decode()
+SIG_ZONES = ["sig.test", "dsig.test"]
+
+
+def keyring(name=TSIG_NAME, secret=TSIG_SECRET):
+    return dns.tsigkeyring.from_text({name: ("hmac-sha256", secret)})
+
+
+@pytest.fixture(scope="module")
+def signed(tmp_path_factory):
+    """rblzoned with two zones that require the key, Knot and NSD using it."""
+    work = tmp_path_factory.mktemp("tsig")
+    knot_port, nsd_port = free_port(), free_port()
+    zones_dir = work / "zones"
+    zones_dir.mkdir()
+    (work / "xfr.key").write_text(TSIG_SECRET + "\n")
+    notify = ", ".join(f'"{HOST}:{p}"' for p in (knot_port, nsd_port))
+    transfer = (f'[transfer]\nallow = ["127.0.0.0/8"]\nnotify = [{notify}]\n'
+                f'[transfer.tsig]\nkey = "{TSIG_NAME}"\n')
+    (zones_dir / "sig.test.toml").write_text(
+        f'name = "sig.test"\nkind = "ip"\n{transfer}secret = "{TSIG_SECRET}"\n')
+    (zones_dir / "dsig.test.toml").write_text(
+        f'name = "dsig.test"\nkind = "domain"\n{transfer}algorithm = "hmac-sha256"\n'
+        f'secret_file = "{work / "xfr.key"}"\n')
+    cli = Cli(work / "data", zones_dir)
+    (work / "ip.txt").write_text("".join(f"10.1.{i}.{j}\n" for i in range(4) for j in range(1, 200))
+                                 + "10.2.0.0/16\n")
+    cli.ok("listing", "load", "sig.test", work / "ip.txt", "--force", "--permanent")
+    cli.ok("listing", "add", "dsig.test", "spam.example")
+    pool = DaemonPool(work)
+    daemon = pool.start(probe_zone="sig.test")
+    key = (TSIG_NAME, TSIG_SECRET)
+    knot = Knot(work, SIG_ZONES, daemon.port, knot_port, key=key)
+    nsd = Nsd(work, SIG_ZONES, daemon.port, nsd_port, key=key)
+    try:
+        knot.start()
+        nsd.start()
+        yield {"daemon": daemon, "cli": cli, "knot": knot, "nsd": nsd, "work": work}
+    finally:
+        knot.stop()
+        nsd.stop()
+        pool.close()
+
+
+def sig_serials(port):
+    return {z: query(port, z, "SOA").answer[0][0].serial for z in SIG_ZONES}
+
+
+def test_tsig_secret_is_never_logged(signed):
+    for text in (signed["daemon"].log(), signed["cli"].ok("zone", "list")):
+        assert TSIG_SECRET not in text
+        assert base64.b64decode(TSIG_SECRET).hex() not in text
+
+
+def test_tsig_axfr_with_the_key_verifies_every_message(signed):
+    port = signed["daemon"].port
+    # dnspython checks the TSIG of every message, each chained to the one before.
+    z = dns.zone.from_xfr(dns.query.xfr(HOST, "sig.test", port=port, timeout=30,
+                                        keyring=keyring(), keyname=TSIG_NAME))
+    assert z.find_rdataset("@", "SOA")[0].serial == sig_serials(port)["sig.test"]
+    assert z.find_rdataset("1.1.1.10", "A")[0].address == "127.0.0.2"
+    # Large enough to take many messages (each one signed).
+    assert len(z.nodes) > 1000
+
+
+def xfr_error(port, zone="sig.test", **kw):
+    with pytest.raises(Exception) as e:
+        list(dns.query.xfr(HOST, zone, port=port, timeout=10, **kw))
+    return e.value
+
+
+def test_tsig_axfr_without_key_wrong_key_or_wrong_secret_is_refused(signed):
+    port = signed["daemon"].port
+    e = xfr_error(port)
+    assert isinstance(e, dns.xfr.TransferError) and e.rcode == dns.rcode.REFUSED, repr(e)
+    e = xfr_error(port, keyring=keyring(secret=base64.b64encode(os.urandom(32)).decode()),
+                  keyname=TSIG_NAME)
+    assert isinstance(e, dns.tsig.PeerBadSignature), repr(e)
+    e = xfr_error(port, keyring=keyring(name="other.key"), keyname="other.key")
+    assert isinstance(e, dns.tsig.PeerBadKey), repr(e)
+    log = signed["daemon"].log()
+    assert "(TSIG error 16)" in log and "(TSIG error 17)" in log
+
+
+def test_tsig_bad_time_gets_badtime(signed):
+    port = signed["daemon"].port
+    q = dns.message.make_query("sig.test", "AXFR")
+    q.use_tsig(keyring(), TSIG_NAME)
+    skewed = time.time() - 3600
+    with mock.patch("time.time", return_value=skewed):
+        wire = q.to_wire()
+    r = raw_tcp(port, wire)
+    assert r[3] & 0xF == dns.rcode.NOTAUTH
+    with pytest.raises(dns.tsig.PeerBadTime):
+        dns.message.from_wire(r, keyring=keyring(), request_mac=q.mac)
+    # Within the fudge (300 s) is fine.
+    q2 = dns.message.make_query("sig.test", "SOA")
+    q2.use_tsig(keyring(), TSIG_NAME)
+    with mock.patch("time.time", return_value=time.time() - 200):
+        wire2 = q2.to_wire()
+    r2 = dns.message.from_wire(raw_tcp(port, wire2), keyring=keyring(), request_mac=q2.mac)
+    assert r2.rcode() == dns.rcode.NOERROR and r2.had_tsig
+
+
+def raw_tcp(port, wire: bytes) -> bytes:
+    with socket.create_connection((HOST, port), timeout=10) as s:
+        s.sendall(struct.pack("!H", len(wire)) + wire)
+        n = struct.unpack("!H", recv_exact(s, 2))[0]
+        return recv_exact(s, n)
+
+
+def recv_exact(s, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        assert chunk, "connection closed"
+        buf += chunk
+    return buf
+
+
+def test_tsig_signed_soa_query_gets_a_signed_answer_udp_and_tcp(signed):
+    port = signed["daemon"].port
+    for tcp in (False, True):
+        q = dns.message.make_query("sig.test", "SOA")
+        q.use_tsig(keyring(), TSIG_NAME)
+        send_q = dns.query.tcp if tcp else dns.query.udp
+        r = send_q(q, HOST, port=port, timeout=5)  # dnspython verifies the TSIG
+        assert r.had_tsig and r.rcode() == dns.rcode.NOERROR
+        assert r.answer[0][0].serial == sig_serials(port)["sig.test"]
+        bad = dns.message.make_query("sig.test", "SOA")
+        bad.use_tsig(keyring(secret=base64.b64encode(os.urandom(32)).decode()), TSIG_NAME)
+        with pytest.raises(dns.tsig.PeerBadSignature):
+            send_q(bad, HOST, port=port, timeout=5)
+    # Unsigned public queries are answered as before.
+    assert query(port, "sig.test", "SOA").rcode() == dns.rcode.NOERROR
+
+
+def test_tsig_ixfr_with_the_key(signed):
+    port, cli = signed["daemon"].port, signed["cli"]
+    before = sig_serials(port)["sig.test"]
+    cli.ok("listing", "add", "sig.test", "45.9.9.9")
+    after = sig_serials(port)["sig.test"]
+    assert after != before
+    msgs = list(dns.query.xfr(HOST, "sig.test", rdtype=dns.rdatatype.IXFR, serial=before,
+                              port=port, timeout=10, keyring=keyring(), keyname=TSIG_NAME))
+    records = [rr for m in msgs for rrset in m.answer for rr in rrset]
+    # Condensed IXFR: new SOA, old SOA, (removed), new SOA, added, new SOA.
+    assert records[0].serial == after and records[1].serial == before
+    assert len(records) < 20, len(records)
+    assert all(m.had_tsig for m in msgs)
+
+
+def test_tsig_knot_and_nsd_transfer_and_follow_signed_notify(signed):
+    daemon, cli = signed["daemon"], signed["cli"]
+    secs = [signed["knot"], signed["nsd"]]
+    want = sig_serials(daemon.port)
+    for s in secs:
+        s.wait_serials(want, 30)
+    addr = "45.7.7.7"
+    cli.ok("listing", "add", "sig.test", addr, "--code", "127.0.0.4")
+    cli.ok("listing", "add", "dsig.test", "more-spam.example")
+    # Their SOA refresh is 300 s: following within the bound is NOTIFY's
+    # doing, which they accept only signed with the key (their ACLs).
+    for s in secs:
+        wait_until(lambda: answer_of(s.port, qn(addr, "sig.test"), "A") == ("127.0.0.4",),
+                   PROPAGATION_BOUND, what=f"{s.name} lists {addr}")
+        wait_until(lambda: answer_of(s.port, "more-spam.example.dsig.test", "A") == ("127.0.0.2",),
+                   PROPAGATION_BOUND, what=f"{s.name} lists more-spam.example")
+    want = sig_serials(daemon.port)
+    for s in secs:
+        s.wait_serials(want, PROPAGATION_BOUND)
+    log = daemon.log()
+    assert "(incremental)" in log, log[-3000:]
+    assert "without a valid TSIG" not in log, log[-3000:]
+
+
+def test_tsig_check_config_reports_bad_keys(tmp_path):
+    cases = {
+        'secret = "not base64!"\n': "not valid base64",
+        f'algorithm = "hmac-md5"\nsecret = "{TSIG_SECRET}"\n': "hmac-sha256",
+        'secret_file = "missing.key"\n': "cannot open",
+        f'secret = "{TSIG_SECRET}"\nsecret_file = "x"\n': "exactly one of secret",
+    }
+    for i, (body, expected) in enumerate(cases.items()):
+        zones = tmp_path / f"zones{i}"
+        zones.mkdir()
+        (zones / "bl.test.toml").write_text(
+            f'name = "bl.test"\n[transfer]\nallow = ["127.0.0.0/8"]\n[transfer.tsig]\n'
+            f'key = "k"\n{body}')
+        r = subprocess.run([str(RBLZONED), "--zones", str(zones), "--data-dir",
+                            str(tmp_path / "data"), "--check-config"], capture_output=True,
+                           text=True, timeout=30)
+        assert r.returncode != 0, (body, r.stdout)
+        assert expected in r.stderr and "transfer.tsig" in r.stderr, (body, r.stderr)
+        assert "not base64!" not in r.stderr
+    zones = tmp_path / "nokey"
+    zones.mkdir()
+    (zones / "bl.test.toml").write_text(
+        f'name = "bl.test"\n[transfer.tsig]\nsecret = "{TSIG_SECRET}"\n')
+    r = subprocess.run([str(RBLZONED), "--zones", str(zones), "--data-dir", str(tmp_path / "data"),
+                        "--check-config"], capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0 and "transfer.tsig.key" in r.stderr, r.stderr
+    assert TSIG_SECRET not in r.stderr

@@ -393,3 +393,147 @@ TEST_CASE("serial arithmetic follows RFC 1982", "[xfr]") {
 
 }  // namespace
 }  // namespace rblzone::zoneserver
+
+namespace rblzone::zoneserver {
+namespace {
+
+// Records of a transfer's messages as "owner|type|rdata" strings, in order
+// (owners are relative labels then a pointer to the apex, as Stream writes).
+std::vector<std::string> stream_records(const std::vector<Bytes>& messages) {
+  std::vector<std::string> out;
+  for (const auto& m : messages) {
+    std::size_t p = 12;
+    while (m[p] != 0) p += 1u + m[p];  // the question's name
+    p += 5;
+    const std::size_t an = (std::size_t{m[6]} << 8) | m[7];
+    for (std::size_t i = 0; i < an; ++i) {
+      const std::size_t start = p;
+      while (m[p] < 0xc0) p += 1u + m[p];
+      const std::string owner(m.begin() + static_cast<std::ptrdiff_t>(start),
+                              m.begin() + static_cast<std::ptrdiff_t>(p));
+      p += 2;
+      const unsigned type = (unsigned{m[p]} << 8) | m[p + 1];
+      const std::size_t rdlen = (std::size_t{m[p + 8]} << 8) | m[p + 9];
+      p += 10;
+      out.push_back(owner + "|" + std::to_string(type) + "|" +
+                    std::string(m.begin() + static_cast<std::ptrdiff_t>(p),
+                                m.begin() + static_cast<std::ptrdiff_t>(p + rdlen)));
+      p += rdlen;
+    }
+  }
+  return out;
+}
+
+bool is_soa(const std::string& r) {
+  return r.rfind("|6|") != std::string::npos && r.substr(0, r.find('|')).empty();
+}
+
+TEST_CASE("IXFR of a combined zone: the difference over all members' journals", "[xfr]") {
+  rblzone::testing::TempDir dir{"xfr-combined"};
+  std::int64_t now = 1000;
+  core::Store store{dir.path() / "data", [&now] { return now; }};
+  auto bl = zone_config("bl.test", core::ZoneKind::ip);
+  auto pbl = zone_config("pbl.test", core::ZoneKind::ip);
+  pbl.default_code = 0x7f00000a;
+  auto zen = zone_config("zen.test", core::ZoneKind::combined);
+  zen.members = {"bl.test", "pbl.test"};
+  const auto catalog = ZoneCatalog::build({bl, pbl, zen}, store);
+  const auto put = [&](const std::string& zone, const std::string& subject, std::uint32_t code) {
+    core::Listing l;
+    l.codes = {code};
+    l.reason = "r";
+    store.env().write([&](core::WriteTxn& txn) {
+      store.put(txn, store.ensure_zone(txn, zone), *core::parse_subject(subject), l,
+                core::Change{"test", "list", ""});
+    });
+    ++now;  // one change a second
+  };
+  const auto zen_serial = [&] {
+    const core::ReadTxn txn = store.env().begin_read();
+    for (const auto& z : catalog->zones()) {
+      if (z->config.name == "zen.test") return zone_serial(*z, store, txn);
+    }
+    FAIL("no zen.test");
+    return 0u;
+  };
+  const auto transfer = [&](std::optional<std::uint32_t> have, TransferStats* st = nullptr) {
+    const Bytes q = xfr_query(have ? wire::type::IXFR : wire::type::AXFR, "zen.test", have);
+    Sent sent;
+    const auto s =
+        serve_transfer(q.data(), q.size(), client(0x7f000001), *catalog, store, now, sent.sink());
+    if (st) *st = s;
+    return stream_records(sent.messages);
+  };
+  const auto body = [](std::vector<std::string> records) {  // the zone without its SOA
+    std::erase_if(records, is_soa);
+    std::sort(records.begin(), records.end());
+    return records;
+  };
+
+  put("bl.test", "192.0.2.1", 0x7f000002);
+  put("pbl.test", "192.0.2.0/24", 0x7f00000a);
+  const std::uint32_t s1 = zen_serial();
+  const auto at_s1 = body(transfer(std::nullopt));
+  // Changes in both members, one a second: new, changed, and overlapping
+  // (192.0.2.1 gets pbl's code too), then a member change again.
+  put("pbl.test", "192.0.2.1", 0x7f00000b);
+  put("bl.test", "192.0.2.7", 0x7f000003);
+  put("bl.test", "192.0.2.1", 0x7f000004);
+  put("pbl.test", "198.51.100.0/24", 0x7f00000a);
+  const std::uint32_t s2 = zen_serial();
+  REQUIRE(s2 == s1 + 4);
+  const auto at_s2 = body(transfer(std::nullopt));
+
+  for (const std::uint32_t from : {s1, s1 + 1, s1 + 2, s1 + 3}) {
+    TransferStats st;
+    const auto ixfr = transfer(from, &st);
+    CHECK(st.incremental);
+    // SOA new, SOA old, removed..., SOA new, added..., SOA new.
+    REQUIRE(ixfr.size() >= 4);
+    std::vector<std::size_t> soas;
+    for (std::size_t i = 0; i < ixfr.size(); ++i) {
+      if (is_soa(ixfr[i])) soas.push_back(i);
+    }
+    REQUIRE(soas.size() == 4);
+    CHECK(soas[0] == 0);
+    CHECK(soas[1] == 1);
+    CHECK(soas[3] == ixfr.size() - 1);
+    // From s1 (whose AXFR we kept): the zone then, with the difference
+    // applied, is the zone now.
+    if (from == s1) {
+      std::multiset<std::string> zone(at_s1.begin(), at_s1.end());
+      for (std::size_t i = 2; i < soas[2]; ++i) {
+        const auto it = zone.find(ixfr[i]);
+        REQUIRE(it != zone.end());
+        zone.erase(it);
+      }
+      for (std::size_t i = soas[2] + 1; i < soas[3]; ++i) zone.insert(ixfr[i]);
+      CHECK(std::vector<std::string>(zone.begin(), zone.end()) == at_s2);
+      CHECK(soas[3] - soas[2] > 3);  // something was added
+    }
+  }
+
+  // Two members changed in the same second at the cut: their order is not
+  // recorded, so the whole zone.
+  const std::uint32_t s3 = zen_serial();
+  core::Listing l;
+  l.codes = {0x7f000002};
+  store.env().write([&](core::WriteTxn& txn) {
+    store.put(txn, store.ensure_zone(txn, "bl.test"), *core::parse_subject("203.0.113.1"), l,
+              core::Change{"test", "list", ""});
+  });
+  store.env().write([&](core::WriteTxn& txn) {
+    store.put(txn, store.ensure_zone(txn, "pbl.test"), *core::parse_subject("203.0.113.2"), l,
+              core::Change{"test", "list", ""});
+  });
+  TransferStats st;
+  const auto whole = transfer(s3 + 1, &st);
+  CHECK_FALSE(st.incremental);
+  CHECK(body(whole) == body(transfer(std::nullopt)));
+  // Both changes undone: no cut inside the second, so incremental again.
+  transfer(s3, &st);
+  CHECK(st.incremental);
+}
+
+}  // namespace
+}  // namespace rblzone::zoneserver
