@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/crypto.hpp"
+#include "zoneserver/hot_subjects.hpp"
 
 namespace rblzone::zoneserver::tsig {
 namespace {
