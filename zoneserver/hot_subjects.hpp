@@ -58,8 +58,11 @@ struct Matched {
 struct HotSubject {
   core::ZoneId zone = 0;
   core::ZoneId source = 0;
-  std::string subject;      // "192.0.2.0/24", "203.0.113.7", "spam.example"
-  std::uint64_t count = 0;  // an upper bound of the true count (exact when error is 0)
+  std::string subject;  // "192.0.2.0/24", "203.0.113.7", "spam.example"
+  // Summed over the tables holding the subject (see top_subjects() in the
+  // .cpp): count - error is a lower bound of the true count; count is an
+  // upper bound when no table in the window evicted it; exact when error is 0.
+  std::uint64_t count = 0;
   std::uint64_t error = 0;  // how much of count may belong to keys it replaced
 };
 
