@@ -97,7 +97,7 @@ def still_answers(sock, port, qid=0xBEEF, timeout=1.0) -> bool:
 def mutate(rng: random.Random, packet: bytes) -> bytes:
     b = bytearray(packet)
     for _ in range(rng.randint(1, 6)):
-        op = rng.randrange(4)
+        op = rng.randrange(5)
         if op == 0 and b:
             b[rng.randrange(len(b))] = rng.randrange(256)
         elif op == 1 and len(b) > 13:
@@ -107,6 +107,8 @@ def mutate(rng: random.Random, packet: bytes) -> bytes:
         elif op == 3 and len(b) > 14:
             at = rng.randrange(12, len(b) - 1)
             b[at:at + 2] = bytes([0xC0 | rng.randrange(64), rng.randrange(256)])  # a pointer
+        elif op == 4:  # junk after a message that is otherwise fine
+            b += bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
     return bytes(b)
 
 
@@ -144,7 +146,7 @@ def http_get(port, path, headers=None):
 
 def test_dns_garbage_never_amplified(target):
     """800 packets: random bytes and mutated queries (bytes flipped, cut,
-    inserted, pointers planted), each tagged with its index as the ID. Every
+    inserted or appended, pointers planted), each tagged with its index as the ID. Every
     reply must carry a known ID and be no larger than its packet; a
     well-formed query answered normally is the only exception. The server
     must still answer afterwards."""
