@@ -198,3 +198,13 @@ def proc_status(pid: int) -> dict[str, int]:
             if key in ("VmRSS", "RssAnon", "RssFile", "RssShmem", "VmHWM"):
                 out[key] = int(rest.split()[0])
     return out
+
+
+# The trap-log subject of line `line` (0-based): 45.0.0.1, 45.0.0.2, ...
+def trap_subject(line: int) -> str:
+    n = line + 1
+    return f"45.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
+
+
+class Failure(AssertionError):
+    pass

@@ -65,7 +65,7 @@ import dns.xfr  # noqa: E402
 import dns.zone  # noqa: E402
 
 import common  # noqa: E402
-from common import NoAnswer, call  # noqa: E402
+from common import Failure, NoAnswer, call, trap_subject  # noqa: E402
 
 harness = common.harness
 
@@ -80,15 +80,6 @@ LISTED = "listed"  # a trap listing's state in the model (its reason is the poli
 
 def api_subject(writer: int, i: int) -> str:
     return f"60.{writer + 1}.{i // 200}.{i % 200 + 1}"
-
-
-def trap_subject(line: int) -> str:
-    n = line + 1
-    return f"45.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
-
-
-class Failure(AssertionError):
-    pass
 
 
 class Model:

@@ -56,7 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import dns.rcode  # noqa: E402
 
 import common  # noqa: E402
-from common import NoAnswer, call  # noqa: E402
+from common import Failure, NoAnswer, call, trap_subject  # noqa: E402
 
 harness = common.harness
 
@@ -79,15 +79,6 @@ END { for (r in rc) print "RCODE", r, rc[r]; for (b in h) print "HIST", b, h[b] 
 
 def pool_subject(i: int) -> str:
     return f"60.{i // 62500 + 1}.{i // 250 % 250}.{i % 250 + 1}"
-
-
-def trap_subject(line: int) -> str:
-    n = line + 1
-    return f"45.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
-
-
-class Failure(AssertionError):
-    pass
 
 
 def dnsperf_argv(port, qfile, seconds, qps=None, clients=4):
