@@ -64,6 +64,10 @@ API_ZONE = "soak.test"
 TRAP_ZONE = "traps.test"
 POOL = 5000
 LIVE = 500  # listings alive at once: each is removed 500 ticks (5 s) after its add
+# Connections per direction: the daemon commits (and syncs) each write before
+# it answers, so one client waiting for each answer in turn measures its own
+# round trip more than the daemon. Ticks are dealt round-robin.
+WRITERS = 3
 WARMUP = 10.0
 SAMPLE_EVERY = 2.0
 
@@ -135,8 +139,8 @@ class Soak:
         self.api_acked = 0
         self.api_requests = 0
         self.lock = threading.Lock()
-        self.added = 0  # adds done (ticks)
-        self.removed = 0  # removes done (ticks)
+        self.added: set[int] = set()  # add ticks done
+        self.removed: set[int] = set()  # remove ticks done
         self.start = 0.0
         self.api_latencies: list[float] = []
         self.lines = 0
@@ -157,36 +161,38 @@ class Soak:
 
     # --- load ---------------------------------------------------------------------------
 
-    def api_adder(self):
-        """`changes` adds a second, each of the next address of the pool; an
-        address comes round again only once its removal is done."""
+    def api_adder(self, first: int):
+        """Adds ticks first, first + WRITERS, ...: `changes` adds a second over
+        all the adders, tick n listing pool address n % POOL; an address comes
+        round again only once the removal of its previous add is done."""
         session = common.Session(self.daemon.http_port, self.desk)
-        n = 0
+        n = first
         while not self.stop.is_set():
             self.pace(n)
-            while n >= POOL and self.removed <= n - POOL and not self.stop.is_set():
+            while n >= POOL and (n - POOL) not in self.removed and not self.stop.is_set():
                 time.sleep(0.001)
             state = (f"soak-{n}", "127.0.0.4")
             self.request(session, pool_subject(n % POOL), state, "PUT",
                          {"reason": state[0], "code": state[1]}, {200, 201})
-            n += 1
-            self.added = n
+            self.added.add(n)
+            n += WRITERS
 
-    def api_remover(self):
-        """`changes` removes a second, on its own connection: tick k removes
-        what add k listed, LIVE ticks later, once that add is done."""
+    def api_remover(self, first: int):
+        """Removes ticks first, first + WRITERS, ...: `changes` removes a
+        second, on their own connections: tick k removes what add k listed,
+        LIVE ticks later, once that add is done."""
         session = common.Session(self.daemon.http_port, self.desk)
-        k = 0
+        k = first
         while not self.stop.is_set():
             self.pace(k + LIVE)
-            while self.added <= k and not self.stop.is_set():
+            while k not in self.added and not self.stop.is_set():
                 time.sleep(0.001)
             if self.stop.is_set():
                 return
             self.request(session, pool_subject(k % POOL), None, "DELETE",
                          {"reason": f"soak-del-{k}"}, {200})
-            k += 1
-            self.removed = k
+            self.removed.add(k)
+            k += WRITERS
 
     def pace(self, tick):
         due = self.start + tick / self.changes
@@ -253,8 +259,9 @@ class Soak:
                 text=True)
             t0 = time.monotonic()
             self.start = t0
-            threads = [threading.Thread(target=f)
-                       for f in (self.api_adder, self.api_remover, self.log_writer)]
+            threads = [threading.Thread(target=f, args=(i,))
+                       for f in (self.api_adder, self.api_remover) for i in range(WRITERS)]
+            threads.append(threading.Thread(target=self.log_writer))
             threads.append(threading.Thread(target=self.sampler, args=(t0,)))
             for t in threads:
                 t.start()
@@ -301,6 +308,13 @@ class Soak:
             "p999_ms": round(percentile(hist, 0.999) * 1000, 2),
             "api_requests": self.api_requests, "api_acked": self.api_acked,
             "api_per_second": round(self.api_requests / self.result["elapsed"], 1),
+            # Against the schedule: `changes` adds a second from the start,
+            # removes from LIVE ticks later; "behind" is what the clients
+            # had not yet sent when the run ended.
+            "api_adds_per_second": round(len(self.added) / self.result["elapsed"], 1),
+            "api_removes_per_second": round(
+                len(self.removed) / max(self.result["elapsed"] - LIVE / self.changes, 1), 1),
+            "api_adds_behind": max(0, int(self.result["elapsed"] * self.changes) - len(self.added)),
             "api_p99_ms": round(lat[int(0.99 * (len(lat) - 1))] * 1000, 1) if lat else None,
         })
         if bad:
