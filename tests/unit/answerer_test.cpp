@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tests/unit/fixtures.hpp"
 #include "tests/unit/temp_dir.hpp"
 #include "tests/unit/wire_bytes.hpp"
 #include "zoneserver/hot_subjects.hpp"
@@ -276,22 +277,8 @@ Message decode(const Bytes& raw) {
 
 // --- the world: store, catalog, snapshot -------------------------------------------
 
-core::ZoneConfig zone(const std::string& name, core::ZoneKind kind = core::ZoneKind::ip) {
-  core::ZoneConfig z;
-  z.file = name + ".toml";
-  z.name = name;
-  z.kind = kind;
-  return z;
-}
-
-core::Listing listing(std::vector<std::uint32_t> codes, std::string reason = "",
-                      std::int64_t expires = 0) {
-  core::Listing l;
-  l.codes = std::move(codes);
-  l.reason = std::move(reason);
-  l.expires = expires;
-  return l;
-}
+using rblzone::testing::listing;
+using rblzone::testing::zone;
 
 core::Listing exclusion() {
   core::Listing l;

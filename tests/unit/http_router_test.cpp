@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "admin/router.hpp"
+#include "tests/unit/fixtures.hpp"
 #include "tests/unit/temp_dir.hpp"
 
 namespace rblzone::admin {
@@ -18,20 +19,11 @@ using zoneserver::QueryStats;
 
 constexpr std::int64_t kNow = 1700000000;  // 2023-11-14T22:13:20Z
 
-core::ZoneConfig zone(const std::string& name, core::ZoneKind kind = core::ZoneKind::ip) {
-  core::ZoneConfig z;
-  z.file = name + ".toml";
-  z.name = name;
-  z.kind = kind;
-  return z;
-}
+using rblzone::testing::zone;
 
 core::Listing listing(std::vector<std::uint32_t> codes, std::string reason,
                       std::int64_t expires = 0, std::uint8_t flags = 0) {
-  core::Listing l;
-  l.codes = std::move(codes);
-  l.reason = std::move(reason);
-  l.expires = expires;
+  auto l = rblzone::testing::listing(std::move(codes), std::move(reason), expires);
   l.flags = flags;
   l.source = core::Source::trap;
   l.first_seen = kNow - 3600;

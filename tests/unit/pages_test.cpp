@@ -14,6 +14,7 @@
 
 #include "admin/assets.hpp"
 #include "core/tokens.hpp"
+#include "tests/unit/fixtures.hpp"
 #include "tests/unit/temp_dir.hpp"
 
 namespace rblzone::admin {
@@ -23,13 +24,7 @@ using nlohmann::json;
 
 constexpr std::int64_t kNow = 1700000000;  // 2023-11-14T22:13:20Z
 
-core::ZoneConfig zone(const std::string& name, core::ZoneKind kind = core::ZoneKind::ip) {
-  core::ZoneConfig z;
-  z.file = name + ".toml";
-  z.name = name;
-  z.kind = kind;
-  return z;
-}
+using rblzone::testing::zone;
 
 class Site {
  public:

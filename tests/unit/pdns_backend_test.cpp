@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/fixtures.hpp"
 #include "tests/unit/temp_dir.hpp"
 #include "tests/unit/wire_bytes.hpp"
 
@@ -18,23 +19,13 @@ namespace {
 using nlohmann::json;
 constexpr std::int64_t kNow = 1700000000;
 
+using rblzone::testing::listing;
+
 core::ZoneConfig zone(const std::string& name, core::ZoneKind kind = core::ZoneKind::ip) {
-  core::ZoneConfig z;
-  z.file = name + ".toml";
-  z.name = name;
-  z.kind = kind;
+  auto z = rblzone::testing::zone(name, kind);
   z.txt = "Listed: {reason} \"quoted\" back\\slash; see {url}";
   z.lookup_url = "https://example.org/lookup/$";
   return z;
-}
-
-core::Listing listing(std::vector<std::uint32_t> codes, std::string reason = "",
-                      std::int64_t expires = 0) {
-  core::Listing l;
-  l.codes = std::move(codes);
-  l.reason = std::move(reason);
-  l.expires = expires;
-  return l;
 }
 
 class World {
