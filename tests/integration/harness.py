@@ -112,6 +112,22 @@ NEGATIVE_TTL = {"dnsbl.test": 60, "pbl.test": 30, "zen.test": 60, "rhsbl.test": 
                 "acl.test": 60, "aclcode.test": 60, "dqs.test": 60}
 
 
+def free_port() -> int:
+    """A port free on HOST for both UDP and TCP right now (the peers the
+    tests start, knotd, nsd and pdns_server, bind both)."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+            t.bind((HOST, 0))
+            port = t.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                try:
+                    u.bind((HOST, port))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError("no free port")
+
+
 def write_zones(directory: Path, names=None, extra: dict | None = None) -> Path:
     """Writes the named zone files (all by default) plus `extra` {name: toml}."""
     directory.mkdir(parents=True, exist_ok=True)

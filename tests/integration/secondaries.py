@@ -6,7 +6,6 @@ pulling zones from rblzoned by AXFR/IXFR and taking its NOTIFY.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -14,25 +13,10 @@ from pathlib import Path
 import dns.exception
 import dns.rcode
 
-from harness import HOST, query
+from harness import HOST, free_port, query  # noqa: F401 (free_port: test_transfer imports it from here)
 
 KNOTD = shutil.which("knotd") or "/usr/sbin/knotd"
 NSD = shutil.which("nsd") or "/usr/sbin/nsd"
-
-
-def free_port() -> int:
-    """A port free on 127.0.0.1 for both UDP and TCP right now."""
-    for _ in range(100):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-            t.bind((HOST, 0))
-            port = t.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                try:
-                    u.bind((HOST, port))
-                except OSError:
-                    continue
-            return port
-    raise RuntimeError("no free port")
 
 
 class Secondary:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SEED
-from harness import HOST, Cli, Daemon, DaemonPool, qn, wait_until, write_zones
+from harness import HOST, Cli, Daemon, DaemonPool, free_port, qn, wait_until, write_zones
 
 PDNS_SERVER = shutil.which("pdns_server") or "/usr/sbin/pdns_server"
 PDNS_CONTROL = shutil.which("pdns_control") or "/usr/bin/pdns_control"
@@ -64,21 +64,6 @@ SAMPLE = [
     "1.2.0.192.DnsBl.Test",               # case as asked
 ]
 APEXES = ["dnsbl.test", "zen.test", "rhsbl.test", "pbl.test"]
-
-
-def free_port() -> int:
-    """A port free for both UDP and TCP on HOST (pdns binds both)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-            u.bind((HOST, 0))
-            port = u.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-                try:
-                    t.bind((HOST, port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no free port")
 
 
 # --- dig ---------------------------------------------------------------------------
