@@ -690,4 +690,11 @@ std::optional<Response> route(const Request& req, const RouterContext& ctx,
   }
 }
 
+std::optional<Response> require_desk(const Request& req, const RouterContext& ctx,
+                                     std::string_view peer) {
+  auto who = authorize(req, ctx, peer, {Role::desk});
+  if (auto* refused = std::get_if<Response>(&who)) return std::move(*refused);
+  return std::nullopt;
+}
+
 }  // namespace rblzone::admin::api

@@ -17,4 +17,10 @@ namespace rblzone::admin::api {
 std::optional<Response> route(const Request& req, const RouterContext& ctx,
                               const std::vector<std::string>& path, std::string_view peer);
 
+// The desk endpoints' token check for the pages' JSON endpoints (the
+// console's activity feed, top-listed): the 401/403/429 this API sends, or
+// nullopt for a desk or admin token.
+std::optional<Response> require_desk(const Request& req, const RouterContext& ctx,
+                                     std::string_view peer);
+
 }  // namespace rblzone::admin::api

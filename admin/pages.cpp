@@ -10,9 +10,9 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "admin/api.hpp"
 #include "admin/assets.hpp"
 #include "admin/top_listed.hpp"
-#include "core/tokens.hpp"
 
 namespace rblzone::admin::pages {
 namespace {
@@ -495,48 +495,6 @@ Response asset(const Request& req, std::string_view name) {
 
 // --- the console's activity feed --------------------------------------------------------------
 
-// The desk's token check, as api.cpp's authorize(): the same 401/403/429
-// and failure counting.
-std::optional<Response> need_desk(const Request& req, const RouterContext& ctx,
-                                  std::string_view peer) {
-  if (ctx.limits && ctx.limits->auth_failures.exhausted(peer)) {
-    auto res = error_response(http::status::too_many_requests, "too_many_requests",
-                              "too many failed authentications from this address; try again later",
-                              req.version());
-    res.set(http::field::retry_after, "60");
-    return res;
-  }
-  const auto header = sv(req[http::field::authorization]);
-  const bool bearer =
-      header.size() > 7 && (header.substr(0, 7) == "Bearer " || header.substr(0, 7) == "bearer ");
-  std::optional<core::TokenInfo> token;
-  if (bearer) {
-    auto txn = ctx.store->env().begin_read();
-    token = core::authenticate(txn, header.substr(7));
-  }
-  if (!token) {
-    if (ctx.limits) ctx.limits->auth_failures.allow(peer);
-    if (ctx.counters) ctx.counters->count_auth_failure();
-    auto res = error_response(http::status::unauthorized,
-                              header.empty() ? "unauthorized" : "invalid_token",
-                              header.empty() ? "this endpoint needs 'Authorization: Bearer TOKEN'"
-                                             : "the token is unknown or revoked",
-                              req.version());
-    res.set(http::field::www_authenticate, "Bearer realm=\"rblzone\"");
-    return res;
-  }
-  if (token->role != core::Role::admin && token->role != core::Role::desk) {
-    return error_response(http::status::forbidden, "forbidden",
-                          "token '" + token->name + "' has role " +
-                              std::string(core::to_string(token->role)) + "; this needs desk",
-                          req.version());
-  }
-  return std::nullopt;
-}
-
-// Events read per request at most: the feed scans the zone's whole history.
-constexpr std::size_t kMaxEventsScanned = 200000;
-
 Response activity(const Request& req, const RouterContext& ctx, std::string_view zone_name) {
   const auto q = query_of(req);
   const auto number = [&](const char* key, long dflt, long lo, long hi) -> std::optional<long> {
@@ -562,42 +520,57 @@ Response activity(const Request& req, const RouterContext& ctx, std::string_view
   const std::int64_t now = ctx.clock();
   const std::int64_t step = 3600;
   const auto points = static_cast<std::size_t>(*hours) + 1;  // now - hours*step .. now
-  // per source: the number of listings at now - k*step, k = hours..0
+  const std::int64_t oldest = now - *hours * step;
+  const auto wanted = static_cast<std::size_t>(*limit);
+  // per source: the number of listings at oldest + k*step, k = 0..hours
   std::array<std::vector<std::int64_t>, 4> series;
+  for (auto& s : series) s.assign(points, 0);
+  // undo[s][m]: changes to undo at the points before m (an event at time t
+  // counts at every point at or after t, so it is undone at the first m)
+  std::array<std::vector<std::int64_t>, 4> undo;
+  for (auto& u : undo) u.assign(points + 1, 0);
   std::vector<core::HistoryEvent> events;
-  bool truncated = false;
   {
     auto txn = ctx.store->env().begin_read();
     for (const auto* src : zone->sources) {
       const core::ZoneRef ref{src->id, src->config.name};
-      auto part = ctx.store->zone_history(txn, ref, kMaxEventsScanned);
-      truncated = truncated || part.size() == kMaxEventsScanned;
       const auto counts = ctx.store->counts(txn, ref);
       for (std::size_t s = 0; s < 4; ++s) {
-        if (series[s].empty()) series[s].assign(points, 0);
         for (auto& v : series[s]) v += static_cast<std::int64_t>(counts[s]);
       }
-      // Walk back from the counts now: undo every change after each point.
-      for (const auto& e : part) {
-        for (std::size_t k = 0; k < points; ++k) {
-          const std::int64_t t = now - static_cast<std::int64_t>(points - 1 - k) * step;
-          if (e.time <= t) continue;
-          if (e.after) series[static_cast<std::size_t>(e.after->source)][k] -= 1;
-          if (e.before) series[static_cast<std::size_t>(e.before->source)][k] += 1;
+      // Newest first (history_seq): the newest `limit` events for the feed,
+      // and every event after the chart's first point to walk the counts
+      // back. Stops at the first event, in commit order, at or before it.
+      std::size_t kept = 0;
+      ctx.store->for_each_recent(txn, ref, [&](core::HistoryEvent& e) {
+        if (kept >= wanted && e.time <= oldest) return false;
+        if (e.time > oldest) {
+          const auto m = std::min<std::size_t>(
+              points, static_cast<std::size_t>((e.time - oldest - 1) / step) + 1);
+          if (e.after) undo[static_cast<std::size_t>(e.after->source)][m] -= 1;
+          if (e.before) undo[static_cast<std::size_t>(e.before->source)][m] += 1;
         }
-      }
-      if (zone->sources.size() > 1) {
-        for (auto& e : part) e.subject = src->config.name + ": " + e.subject;
-      }
-      events.insert(events.end(), std::make_move_iterator(part.begin()),
-                    std::make_move_iterator(part.end()));
+        if (kept < wanted) {
+          if (zone->sources.size() > 1) e.subject = src->config.name + ": " + e.subject;
+          events.push_back(std::move(e));
+          ++kept;
+        }
+        return true;
+      });
     }
   }
-  std::sort(events.begin(), events.end(), [](const auto& a, const auto& b) {
-    return a.time != b.time ? a.time > b.time : a.seq > b.seq;
-  });
-  if (events.size() > static_cast<std::size_t>(*limit))
-    events.resize(static_cast<std::size_t>(*limit));
+  for (std::size_t s = 0; s < 4; ++s) {
+    std::int64_t later = 0;  // the changes undone at point k: those of every m > k
+    for (std::size_t k = points; k-- > 0;) {
+      later += undo[s][k + 1];
+      series[s][k] += later;
+    }
+  }
+  // The sources' feeds merged: seq is one counter for the whole store, so
+  // seq order is commit order across zones too.
+  std::sort(events.begin(), events.end(),
+            [](const auto& x, const auto& y) { return x.seq > y.seq; });
+  if (events.size() > wanted) events.resize(wanted);
   json items = json::array();
   for (const auto& e : events) {
     const auto& l = e.after ? e.after : e.before;
@@ -620,9 +593,25 @@ Response activity(const Request& req, const RouterContext& ctx, std::string_view
   return json_response(http::status::ok,
                        json{{"zone", zone->config.name},
                             {"events", items},
-                            {"listings", {{"times", times}, {"by_source", by_source}}},
-                            {"truncated", truncated}},
+                            {"listings", {{"times", times}, {"by_source", by_source}}}},
                        req.version());
+}
+
+// The desk JSON endpoints' preamble: GET only, a store attached (it holds
+// the tokens), then the API's desk token check. nullopt: go on.
+std::optional<Response> desk_preamble(const Request& req, const RouterContext& ctx,
+                                      std::string_view peer) {
+  if (req.method() != http::verb::get) {
+    auto res = error_response(http::status::method_not_allowed, "method_not_allowed", "use GET",
+                              req.version());
+    res.set(http::field::allow, "GET");
+    return res;
+  }
+  if (!ctx.store) {
+    return error_response(http::status::service_unavailable, "unavailable",
+                          "this server has no listing store attached", req.version());
+  }
+  return api::require_desk(req, ctx, peer);
 }
 
 bool state_changing(http::verb v) {
@@ -799,31 +788,11 @@ std::optional<Response> route(const Request& req, const RouterContext& ctx,
     return asset(req, p[1]);
   }
   if (p.size() == 5 && top == "api" && p[1] == "v1" && p[2] == "zones" && p[4] == "activity") {
-    if (!get_like) {
-      auto res = error_response(http::status::method_not_allowed, "method_not_allowed", "use GET",
-                                req.version());
-      res.set(http::field::allow, "GET");
-      return res;
-    }
-    if (!ctx.store) {
-      return error_response(http::status::service_unavailable, "unavailable",
-                            "this server has no listing store attached", req.version());
-    }
-    if (auto denied = need_desk(req, ctx, peer)) return std::move(*denied);
+    if (auto refused = desk_preamble(req, ctx, peer)) return std::move(*refused);
     return activity(req, ctx, p[3]);
   }
   if (p.size() == 4 && top == "api" && p[1] == "v1" && p[2] == "stats" && p[3] == "top-listed") {
-    if (!get_like) {
-      auto res = error_response(http::status::method_not_allowed, "method_not_allowed", "use GET",
-                                req.version());
-      res.set(http::field::allow, "GET");
-      return res;
-    }
-    if (!ctx.store) {
-      return error_response(http::status::service_unavailable, "unavailable",
-                            "this server has no token store attached", req.version());
-    }
-    if (auto denied = need_desk(req, ctx, peer)) return std::move(*denied);
+    if (auto refused = desk_preamble(req, ctx, peer)) return std::move(*refused);
     return top_listed(req, ctx, query_of(req));
   }
   return std::nullopt;

@@ -144,6 +144,7 @@ void Environment::open_databases_() {
     open(schema::kJournalDb, dbs_.journal);
     open(schema::kExpiryDb, dbs_.expiry);
     open(schema::kAuxDb, dbs_.aux);
+    open(schema::kHistorySeqDb, dbs_.history_seq);
     const auto version = txn.get(dbs_.meta, schema::kFormatKey);
     if (!version) {
       txn.put(dbs_.meta, schema::kFormatKey, std::to_string(schema::kFormatVersion));

@@ -39,6 +39,8 @@ struct Databases {
   MDB_dbi journal = 0;
   MDB_dbi expiry = 0;
   MDB_dbi aux = 0;  // for later features: tokens, reports, delist requests
+  // history in commit order, per zone
+  MDB_dbi history_seq = 0;
 };
 
 inline std::string_view as_view(const MDB_val& v) {

@@ -41,6 +41,19 @@
 //           't' token by hash, 'n' token hash by name (tokens.hpp).
 // meta also holds "count" | ZONE | source u8 -> u64: listings per source,
 //           kept exact by every put and remove (Store::counts).
+// history_seq  ZONE | seq u64 -> the event's whole history key
+//           The zone's history in commit order (seq is global and taken in
+//           the write transaction, so seq order is commit order): the
+//           console's feed walks it backwards from the newest. One entry per
+//           history event, written in the same transaction as the event and
+//           deleted with it (trim_history). meta "history_indexed" -> u64:
+//           every event with seq <= it has its entry; write_event_ moves it
+//           only while it equals event_seq. A store written by a build
+//           without this index (or by one since) has it below event_seq, and
+//           opening the store rebuilds the index from `history` in batches
+//           (meta "history_index_pos" -> the last history key done, so an
+//           interrupted rebuild resumes). An entry whose event is gone is
+//           skipped by readers.
 #pragma once
 
 #include <cstdint>
@@ -57,10 +70,13 @@ inline constexpr const char* kHistoryDb = "history";
 inline constexpr const char* kJournalDb = "journal";
 inline constexpr const char* kExpiryDb = "expiry";
 inline constexpr const char* kAuxDb = "aux";
+inline constexpr const char* kHistorySeqDb = "history_seq";
 
 inline constexpr const char* kFormatKey = "format";
 inline constexpr const char* kNextZoneIdKey = "next_zone_id";
 inline constexpr const char* kEventSeqKey = "event_seq";
+inline constexpr const char* kHistoryIndexedKey = "history_indexed";
+inline constexpr const char* kHistoryIndexPosKey = "history_index_pos";
 
 inline constexpr std::uint8_t kNoParent = 255;
 inline constexpr std::uint8_t kExpiryKindIp = 4;

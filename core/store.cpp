@@ -1,6 +1,7 @@
 // The listing store (see store.hpp; key layouts in schema.hpp).
 #include "core/store.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -369,7 +370,9 @@ std::string_view listing_bytes(MDB_dbi dbi, const Databases& dbs, std::string_vi
 }  // namespace
 
 Store::Store(const std::filesystem::path& data_dir, Clock clock, std::size_t initial_map_size)
-    : env_(data_dir, initial_map_size), clock_(std::move(clock)) {}
+    : env_(data_dir, initial_map_size), clock_(std::move(clock)) {
+  index_history();
+}
 
 std::optional<ZoneRef> Store::find_zone(const ReadTxn& txn, std::string_view name) const {
   const auto v = txn.get(txn.dbs().zones, name);
@@ -540,7 +543,14 @@ void Store::write_event_(WriteTxn& txn, const ZoneRef& zone, const Subject& s,
   std::string seq_bytes;
   put_be(seq_bytes, seq);
   txn.put(dbs.meta, schema::kEventSeqKey, seq_bytes);
-  txn.put(dbs.history, history_prefix(zone.id, s) + seq_bytes, event);
+  const auto hkey = history_prefix(zone.id, s) + seq_bytes;
+  txn.put(dbs.history, hkey, event);
+  txn.put(dbs.history_seq, zone_prefix(zone.id) + seq_bytes, hkey);
+  // history_indexed follows event_seq only while no event lacks its entry.
+  const auto indexed = txn.get(dbs.meta, schema::kHistoryIndexedKey);
+  const std::uint64_t upto =
+      indexed && indexed->size() == 8 ? get_be<std::uint64_t>(*indexed, 0) : 0;
+  if (upto == seq - 1) txn.put(dbs.meta, schema::kHistoryIndexedKey, seq_bytes);
 }
 
 std::size_t Store::trim_history(WriteTxn& txn, const ZoneRef& zone, std::int64_t before,
@@ -559,7 +569,10 @@ std::size_t Store::trim_history(WriteTxn& txn, const ZoneRef& zone, std::int64_t
     }
   }
   cursor = ok && c.key().substr(0, 2) == prefix ? std::string(c.key()) : std::string();
-  for (const auto& k : doomed) txn.del(txn.dbs().history, k);
+  for (const auto& k : doomed) {
+    txn.del(txn.dbs().history, k);
+    if (k.size() >= 8) txn.del(txn.dbs().history_seq, prefix + k.substr(k.size() - 8));
+  }
   return doomed.size();
 }
 
@@ -674,6 +687,36 @@ std::size_t Store::sweep_expired(WriteTxn& txn, const ZoneRef& zone, std::int64_
   return removed;
 }
 
+namespace {
+
+// One history record (key and value as stored) as an event with its subject.
+std::optional<HistoryEvent> event_at(std::string_view key, std::string_view value) {
+  // ZONE | kind | listing key without ZONE | 0xff | seq u64 (history_prefix)
+  if (key.size() < 2 + 1 + 1 + 9) return std::nullopt;
+  auto e = decode_event(value);
+  if (!e) return std::nullopt;
+  e->seq = get_be<std::uint64_t>(key, key.size() - 8);
+  const auto body = key.substr(3, key.size() - 3 - 9);
+  if (static_cast<std::uint8_t>(key[2]) == schema::kExpiryKindIp) {
+    if (body.size() != 17) return std::nullopt;
+    IpPrefix::Bytes b{};
+    std::memcpy(b.data(), body.data(), 16);
+    e->subject = to_string(Subject(IpPrefix(b, static_cast<std::uint8_t>(body[16]))));
+  } else {
+    const auto& l = e->after ? e->after : e->before;
+    e->subject =
+        to_string(Subject(DomainName{domain_from_key(body), l && (l->flags & kFlagSubtree) != 0}));
+  }
+  return e;
+}
+
+std::uint64_t meta_u64(const ReadTxn& txn, const char* key) {
+  const auto v = txn.get(txn.dbs().meta, key);
+  return v && v->size() == 8 ? get_be<std::uint64_t>(*v, 0) : 0;
+}
+
+}  // namespace
+
 std::vector<HistoryEvent> Store::zone_history(const ReadTxn& txn, const ZoneRef& zone,
                                               std::size_t max) const {
   const auto prefix = zone_prefix(zone.id);
@@ -681,26 +724,77 @@ std::vector<HistoryEvent> Store::zone_history(const ReadTxn& txn, const ZoneRef&
   Cursor c(txn, txn.dbs().history);
   for (bool ok = c.seek(prefix); ok && out.size() < max && c.key().substr(0, 2) == prefix;
        ok = c.next()) {
-    // ZONE | kind | listing key without ZONE | 0xff | seq u64 (history_prefix)
-    const auto key = c.key();
-    if (key.size() < 2 + 1 + 1 + 9) continue;
-    auto e = decode_event(c.value());
-    if (!e) continue;
-    e->seq = get_be<std::uint64_t>(key, key.size() - 8);
-    const auto body = key.substr(3, key.size() - 3 - 9);
-    if (static_cast<std::uint8_t>(key[2]) == schema::kExpiryKindIp) {
-      if (body.size() != 17) continue;
-      IpPrefix::Bytes b{};
-      std::memcpy(b.data(), body.data(), 16);
-      e->subject = to_string(Subject(IpPrefix(b, static_cast<std::uint8_t>(body[16]))));
-    } else {
-      const auto& l = e->after ? e->after : e->before;
-      e->subject = to_string(
-          Subject(DomainName{domain_from_key(body), l && (l->flags & kFlagSubtree) != 0}));
-    }
-    out.push_back(std::move(*e));
+    if (auto e = event_at(c.key(), c.value())) out.push_back(std::move(*e));
   }
   return out;
+}
+
+void Store::for_each_recent(const ReadTxn& txn, const ZoneRef& zone,
+                            const std::function<bool(HistoryEvent&)>& fn) const {
+  const auto prefix = zone_prefix(zone.id);
+  std::string last = prefix;
+  put_be(last, ~std::uint64_t{0});
+  Cursor c(txn, txn.dbs().history_seq);
+  for (bool ok = c.seek_le(last); ok && c.key().substr(0, 2) == prefix; ok = c.prev()) {
+    const auto key = c.value();
+    const auto value = txn.get(txn.dbs().history, key);
+    if (!value) continue;  // deleted by a build without the index: skipped
+    auto e = event_at(key, *value);
+    if (e && !fn(*e)) return;
+  }
+}
+
+std::vector<HistoryEvent> Store::recent_history(const ReadTxn& txn, const ZoneRef& zone,
+                                                std::size_t limit, std::int64_t since) const {
+  std::vector<HistoryEvent> out;
+  for_each_recent(txn, zone, [&](HistoryEvent& e) {
+    if (out.size() >= limit && e.time <= since) return false;
+    out.push_back(std::move(e));
+    return true;
+  });
+  return out;
+}
+
+std::size_t Store::index_history(std::size_t batch) {
+  batch = std::max<std::size_t>(batch, 1);
+  {
+    auto txn = env_.begin_read();
+    if (meta_u64(txn, schema::kHistoryIndexedKey) >= meta_u64(txn, schema::kEventSeqKey)) return 0;
+  }
+  // Every event written since by this build has its entry already; the rest
+  // are found by one pass over `history`, resumable at meta history_index_pos.
+  std::size_t total = 0;
+  for (bool finished = false; !finished;) {
+    std::size_t n = 0;
+    env_.write([&](WriteTxn& txn) {
+      const auto& dbs = txn.dbs();
+      n = 0;
+      finished = false;
+      const std::string pos(txn.get(dbs.meta, schema::kHistoryIndexPosKey).value_or(""));
+      std::vector<std::string> keys;
+      Cursor c(txn, dbs.history);
+      bool ok = pos.empty() ? c.first() : c.seek(pos);
+      if (ok && !pos.empty() && c.key() == pos) ok = c.next();
+      for (; ok && keys.size() < batch; ok = c.next()) keys.emplace_back(c.key());
+      for (const auto& k : keys) {
+        if (k.size() >= 2 + 1 + 1 + 9) {
+          txn.put(dbs.history_seq, k.substr(0, 2) + k.substr(k.size() - 8), k);
+        }
+      }
+      n = keys.size();
+      if (ok) {
+        txn.put(dbs.meta, schema::kHistoryIndexPosKey, keys.back());
+      } else {
+        txn.del(dbs.meta, schema::kHistoryIndexPosKey);
+        std::string seq;
+        put_be(seq, meta_u64(txn, schema::kEventSeqKey));
+        txn.put(dbs.meta, schema::kHistoryIndexedKey, seq);
+        finished = true;
+      }
+    });
+    total += n;
+  }
+  return total;
 }
 
 // --- JSON --------------------------------------------------------------------

@@ -160,6 +160,23 @@ class Store {
   std::vector<HistoryEvent> zone_history(const ReadTxn& txn, const ZoneRef& zone,
                                          std::size_t max) const;
 
+  // The zone's history newest first, by seq (commit order), from the
+  // history_seq index: `fn` gets each event until it returns false or none
+  // are left. O(events visited), whatever the history's size.
+  void for_each_recent(const ReadTxn& txn, const ZoneRef& zone,
+                       const std::function<bool(HistoryEvent&)>& fn) const;
+  // The zone's newest events, newest first: the newest `limit` (or all, if
+  // fewer), then on while events are newer than `since` (unix seconds). The
+  // walk is in seq order and stops at the first event at or before `since`,
+  // so an event that a clock step back put out of time order is left out.
+  std::vector<HistoryEvent> recent_history(const ReadTxn& txn, const ZoneRef& zone,
+                                           std::size_t limit, std::int64_t since) const;
+  // Adds the missing history_seq entries (a store from a build without the
+  // index, or written by one since), `batch` events per write transaction;
+  // returns how many history events it read. Nothing to do (the usual case)
+  // costs one read. The constructor calls it.
+  std::size_t index_history(std::size_t batch = 50000);
+
  private:
   // Writes the history event and journal entry and bumps the serial.
   // `before` and `after` are encoded listings, empty for none.

@@ -133,3 +133,46 @@ def test_the_txt_answer_links_to_the_lookup_page(tmp_path):
         assert texts == ["Listed: trap hits; see http://127.0.0.1:8080/lookup/203.0.113.7"]
     finally:
         pool.close()
+
+
+def activity(d, token, zone, query):
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{d.http_port}/api/v1/zones/{zone}/activity?{query}",
+        headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, timeout=10) as res:
+        return json.load(res)
+
+
+def test_the_activity_feed_is_the_newest_in_commit_order_across_restarts(tmp_path):
+    """The console's feed comes from the history's commit-order index: the
+    newest events whatever their subjects' key order, for a combined zone
+    too, and with the events the CLI wrote while the daemon was stopped."""
+    zones = write_zones(tmp_path / "zones", names=["dnsbl.test", "pbl.test", "zen.test"])
+    cli = Cli(tmp_path / "data", zones)
+    token = cli.ok("token", "create", "desk-bob", "--role", "desk").strip()
+    # Subjects in an order unlike their key order (a /24 step of 7, IPv6 in between).
+    subjects = [f"198.51.100.{(i * 7) % 12 + 1}" for i in range(12)]
+    subjects[5] = "2001:db8::5"
+    for i, s in enumerate(subjects):
+        cli.ok("listing", "add", "dnsbl.test", s, "--reason", f"r{i}", "--for", "24h")
+    pool = DaemonPool(tmp_path)
+    try:
+        d = pool.start(http=True)
+        feed = activity(d, token, "dnsbl.test", "limit=4&hours=2")
+        assert [e["reason"] for e in feed["events"]] == ["r11", "r10", "r9", "r8"]
+        assert [e["subject"] for e in feed["events"]] == subjects[11:7:-1]
+        assert "truncated" not in feed
+        manual = feed["listings"]["by_source"]["manual"]
+        assert len(manual) == 3 and manual[-1] == 12, manual
+        d.stop()
+        cli.ok("listing", "add", "pbl.test", "203.0.113.0/24", "--reason", "while stopped")
+        cli.ok("listing", "remove", "dnsbl.test", subjects[0], "--reason", "cleaned")
+        d = pool.start(http=True)
+        zen = activity(d, token, "zen.test", "limit=3")
+        assert [e["reason"] for e in zen["events"]] == ["cleaned", "while stopped", "r11"]
+        assert [e["subject"] for e in zen["events"]] == [
+            f"dnsbl.test: {subjects[0]}", "pbl.test: 203.0.113.0/24", f"dnsbl.test: {subjects[11]}"]
+        assert zen["events"][0]["listed"] is False
+        assert zen["listings"]["by_source"]["manual"][-1] == 12  # 12 - 1 + 1
+    finally:
+        pool.close()
