@@ -371,6 +371,19 @@ void DnsServer::start() {
   tcp_->thread = std::thread([this] { tcp_->io.run(); });
 }
 
+namespace {
+// The client's address as text (an IPv4-mapped one as IPv4), for the
+// transfer log and metrics.
+std::string address_text(const Client& client) {
+  char text[INET6_ADDRSTRLEN] = "";
+  const auto& a = client.addr;
+  const bool v4 = std::all_of(a.begin(), a.begin() + 10, [](auto b) { return b == 0; }) &&
+                  a[10] == 0xff && a[11] == 0xff;
+  inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? a.data() + 12 : a.data(), text, sizeof text);
+  return text;
+}
+}  // namespace
+
 void DnsServer::start_transfer(int fd, std::vector<std::uint8_t> query, const Client& client) {
   // The duplicate shares the non-blocking flag asio set: make it blocking,
   // with a send timeout so a stalled secondary cannot hold a thread forever.
@@ -406,8 +419,9 @@ void DnsServer::start_transfer(int fd, std::vector<std::uint8_t> query, const Cl
                           std::chrono::steady_clock::now() - t0)
                           .count();
       log_transfer_(st, client, true);
-      spdlog::info("transfer: {} records in {} messages, {} ms, zone {}{}{}", st.records,
-                   st.messages, ms, st.zone.empty() ? "-" : st.zone,
+      spdlog::info("transfer: {} records in {} messages, {} ms, zone {}, secondary {}{}{}",
+                   st.records, st.messages, ms, st.zone.empty() ? "-" : st.zone,
+                   address_text(client),
                    st.refused       ? " (refused)"
                    : st.incremental ? " (incremental)"
                                     : "",
@@ -432,11 +446,7 @@ void DnsServer::start_transfer(int fd, std::vector<std::uint8_t> query, const Cl
 }
 
 void DnsServer::log_transfer_(const TransferStats& st, const Client& client, bool ok) {
-  char text[INET6_ADDRSTRLEN] = "";
-  const auto& a = client.addr;
-  const bool v4 = std::all_of(a.begin(), a.begin() + 10, [](auto b) { return b == 0; }) &&
-                  a[10] == 0xff && a[11] == 0xff;
-  inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? a.data() + 12 : a.data(), text, sizeof text);
+  const std::string text = address_text(client);
   std::lock_guard lock(transfer_log_mutex_);
   auto& r = transfer_log_[{st.zone, text}];
   r.zone = st.zone;

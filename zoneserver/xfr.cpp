@@ -339,20 +339,18 @@ TransferStats serve_transfer(const std::uint8_t* query, std::size_t size, const 
   // client's serial to ours); a combined zone from its members' journals.
   if (have) {
     const bool combined = zone->config.kind == core::ZoneKind::combined;
-    // Off: a combined zone's difference rebuilds the whole zone twice before
-    // the first message, and under load that silence outlasted Knot's 5 s
-    // TCP timeout (transfers failed in the tests). Whole zone instead.
-    constexpr bool kCombinedIxfr = false;
-    if (const auto old_state =
-            combined ? (kCombinedIxfr ? combined_state_at(*zone, store, txn, *have, serial)
-                                      : std::nullopt)
-                     : state_at(*zone, store, txn, *have, serial)) {
-      // Only the regions the changes touch are rebuilt, when they are
-      // self-contained; otherwise the whole zone, twice.
-      const auto regions = change_regions(*zone, txn, *old_state);
-      const ZoneRegions* only = regions ? &*regions : nullptr;
-      const auto before = packed_records(*zone, store, txn, &*old_state, only);
-      const auto after = packed_records(*zone, store, txn, nullptr, only);
+    const auto old_state = combined ? combined_state_at(*zone, store, txn, *have, serial)
+                                    : state_at(*zone, store, txn, *have, serial);
+    // Only the regions the changes touch are rebuilt (before and after), so
+    // the difference costs what those regions hold, not the zone. A change
+    // no region confines (a /8 or wider, a listing above its region) gets
+    // the whole zone below, streamed, rather than the zone built twice in
+    // silence.
+    const auto regions =
+        old_state ? change_regions(*zone, txn, *old_state) : std::optional<ZoneRegions>{};
+    if (regions) {
+      const auto before = packed_records(*zone, store, txn, &*old_state, &*regions);
+      const auto after = packed_records(*zone, store, txn, nullptr, &*regions);
       std::vector<std::string> removed;
       std::vector<std::string> added;
       std::set_difference(before.begin(), before.end(), after.begin(), after.end(),
@@ -371,11 +369,11 @@ TransferStats serve_transfer(const std::uint8_t* query, std::size_t size, const 
     }
   }
   // AXFR, and IXFR as a whole zone (RFC 1995 section 4: the entire zone
-  // may be returned, SOA first and last).
-  // For AXFR the SOA goes out at once: collecting a large zone's listings
-  // takes a while, and secondaries time out on a silent connection. (Not for
-  // IXFR, where a first message holding one SOA could read as "up to date".)
-  if (!out.add(soa_rec) || (!have && !out.flush())) return out.stats();
+  // may be returned, SOA first and last). zone_records streams from this one
+  // read transaction (its snapshot keeps the zone consistent), so each
+  // message goes out as soon as it is full: the first after a few hundred
+  // listings, and never a long silence at any zone size.
+  if (!out.add(soa_rec)) return out.stats();
   if (!zone_records(*zone, store, txn, kIgnoreExpiry,
                     [&](const ZoneRecord& r) { return out.add(r); })) {
     return out.stats();

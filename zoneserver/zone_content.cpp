@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <set>
 
@@ -130,6 +131,7 @@ struct IpEntry {
   std::uint8_t source = 0;  // index in CatalogZone::sources
   Listing listing;
 };
+using IpEntryRef = std::shared_ptr<const IpEntry>;
 
 // An aligned node some entry expands to (or a test point).
 struct IpNode {
@@ -137,7 +139,8 @@ struct IpNode {
   std::uint8_t len = 0;
   std::uint8_t source = 0;    // kTestSource: a test point
   std::uint8_t orig_len = 0;  // the entry's own length
-  std::uint32_t entry = 0;    // index in the entries; for test points 1 = listed, 0 = never
+  std::uint8_t test = 0;      // a test point: 1 = listed, 0 = never
+  IpEntryRef entry;           // null for test points
 };
 
 bool node_less(const IpNode& a, const IpNode& b) {
@@ -156,76 +159,207 @@ struct TreeShape {
   std::uint8_t step;  // bits per label
 };
 
-constexpr std::size_t kNoEntry = static_cast<std::size_t>(-1);
+// Whether an entry has nodes in the tree at all: the octet tree holds IPv4
+// prefixes and the prefixes around the whole IPv4 space.
+bool in_tree(const IpPrefix& p, TreeShape shape) {
+  if (shape.root != 96) return true;
+  return p.length() < 96 ? p.contains(IpPrefix::v4(0, 0).bytes()) : p.is_v4();
+}
 
-class IpTree {
+// Calls push(node) for each aligned node the entry expands to: its prefix
+// widened to the next label boundary. Every node's address is at or after
+// the entry's own, and at most 2^step of them.
+template <class Push>
+void expand(const IpEntryRef& e, TreeShape shape, Push&& push) {
+  const IpPrefix& p = e->prefix;
+  if (!in_tree(p, shape)) return;
+  const std::uint8_t root = shape.root;
+  // Around the whole tree (only ::/n around the v4 space): from the root.
+  const IpPrefix base = p.length() < root ? IpPrefix(IpPrefix::v4(0, 0).bytes(), root) : p;
+  const unsigned rel = base.length() - root;
+  unsigned aligned = (rel + shape.step - 1) / shape.step * shape.step;
+  if (aligned == 0) aligned = shape.step;
+  const auto len = static_cast<std::uint8_t>(root + aligned);
+  const unsigned extra = len - base.length();
+  const std::uint32_t count = 1u << extra;
+  for (std::uint32_t k = 0; k < count; ++k) {
+    IpNode n;
+    n.addr = base.bytes();
+    // Sets the `extra` bits after base.length() to k.
+    for (unsigned b = 0; b < extra; ++b) {
+      if ((k >> (extra - 1 - b)) & 1u) {
+        const unsigned bit = base.length() + b;
+        n.addr[bit / 8] = static_cast<std::uint8_t>(n.addr[bit / 8] | (0x80u >> (bit % 8)));
+      }
+    }
+    n.len = len;
+    n.source = e->source;
+    n.orig_len = p.length();
+    n.entry = e;
+    push(std::move(n));
+  }
+}
+
+IpNode test_node(std::uint32_t v4, std::uint8_t listed) {
+  IpNode n;
+  n.addr = IpPrefix::v4(v4, 32).bytes();
+  n.len = 128;
+  n.source = kTestSource;
+  n.orig_len = 128;
+  n.test = listed;
+  return n;
+}
+
+// The tree's nodes in node_less order, one at a time.
+class IpNodes {
  public:
-  IpTree(const CatalogZone& zone, const std::vector<IpEntry>& entries, TreeShape shape,
-         Emitter& out, const ZoneRegions* regions)
-      : zone_(zone), entries_(entries), shape_(shape), out_(out), regions_(regions) {}
+  virtual ~IpNodes() = default;
+  virtual const IpNode* peek() = 0;  // nullptr: no more
+  virtual void pop() = 0;
+};
 
-  void run() {
-    for (std::size_t i = 0; i < entries_.size(); ++i) expand(i);
-    const auto test = [&](std::uint32_t v4, std::uint32_t listed) {
-      IpNode n;
-      n.addr = IpPrefix::v4(v4, 32).bytes();
-      n.len = 128;
-      n.source = kTestSource;
-      n.orig_len = 128;
-      n.entry = listed;
-      nodes_.push_back(n);
-    };
-    test(kTestListed, 1);
-    test(kTestNever, 0);
-    if (regions_) {  // only what lies in (or around) the regions
+// Nodes collected and sorted beforehand (IXFR: overrides and regions).
+class SortedIpNodes final : public IpNodes {
+ public:
+  SortedIpNodes(const std::vector<IpEntryRef>& entries, TreeShape shape,
+                const ZoneRegions* regions) {
+    for (const auto& e : entries)
+      expand(e, shape, [&](IpNode n) { nodes_.push_back(std::move(n)); });
+    nodes_.push_back(test_node(kTestListed, 1));
+    nodes_.push_back(test_node(kTestNever, 0));
+    if (regions) {  // only what lies in (or around) the regions
       std::erase_if(nodes_, [&](const IpNode& n) {
         const IpPrefix p(n.addr, n.len);
-        return std::none_of(regions_->ip.begin(), regions_->ip.end(),
+        return std::none_of(regions->ip.begin(), regions->ip.end(),
                             [&](const IpPrefix& r) { return r.contains(p) || p.contains(r); });
       });
     }
     std::sort(nodes_.begin(), nodes_.end(), node_less);
-    std::vector<std::size_t> eff(zone_.sources.size(), kNoEntry);
-    IpPrefix::Bytes root{};
-    if (shape_.root == 96) root = IpPrefix::v4(0, 0).bytes();
-    walk(0, nodes_.size(), root, shape_.root, eff, false);
+  }
+  const IpNode* peek() override { return next_ < nodes_.size() ? &nodes_[next_] : nullptr; }
+  void pop() override { nodes_[next_++].entry.reset(); }
+
+ private:
+  std::vector<IpNode> nodes_;
+  std::size_t next_ = 0;
+};
+
+thread_local std::uint64_t t_listings_read = 0;
+
+// One source zone's listings in key order, through a cursor of the
+// transfer's read transaction.
+struct SourceCursor {
+  SourceCursor(const core::ReadTxn& txn, MDB_dbi dbi, core::ZoneId id, std::uint8_t index)
+      : cursor(txn, dbi), prefix(core::ip_key(id, IpPrefix::v4(0, 0)).substr(0, 2)), source(index) {
+    ok = cursor.seek(prefix);
+    check();
+  }
+  void advance() {
+    ok = cursor.next();
+    check();
+  }
+  // The key without its zone id; valid while ok.
+  std::string_view rest() const { return cursor.key().substr(2); }
+
+  core::Cursor cursor;
+  std::string prefix;
+  std::uint8_t source;
+  bool ok = false;
+
+ private:
+  void check() {
+    if (ok && cursor.key().substr(0, 2) != prefix) ok = false;
+  }
+};
+
+// Nodes straight from the store: the sources' cursors are read in key
+// order (address, then length) and each listing's nodes go to a heap, whose
+// smallest node is final once the next unread listing's address is past it
+// (no node comes before its listing's address). So a transfer holds only
+// the listings around the current position, and its first records go out
+// after a few listings have been read, at any zone size.
+class StoreIpNodes final : public IpNodes {
+ public:
+  StoreIpNodes(const CatalogZone& zone, const core::ReadTxn& txn, std::int64_t now, TreeShape shape)
+      : shape_(shape), now_(now) {
+    for (std::size_t s = 0; s < zone.sources.size(); ++s) {
+      const CatalogZone& src = *zone.sources[s];
+      if (src.config.kind != core::ZoneKind::ip) continue;
+      cursors_.push_back(
+          std::make_unique<SourceCursor>(txn, txn.dbs().ip, src.id, static_cast<std::uint8_t>(s)));
+    }
+    push(test_node(kTestListed, 1));
+    push(test_node(kTestNever, 0));
+  }
+
+  const IpNode* peek() override {
+    for (;;) {
+      SourceCursor* c = next_cursor();
+      if (c == nullptr) break;
+      if (!heap_.empty() && c->rest().substr(0, 16) > addr_view(heap_.front().addr)) break;
+      read(*c);
+    }
+    return heap_.empty() ? nullptr : &heap_.front();
+  }
+  void pop() override {
+    std::pop_heap(heap_.begin(), heap_.end(), greater);
+    heap_.pop_back();
   }
 
  private:
-  void expand(std::size_t i) {
-    const IpPrefix& p = entries_[i].prefix;
-    IpPrefix base = p;
-    const std::uint8_t root = shape_.root;
-    if (p.length() < root) {  // around the whole tree (only ::/n around the v4 space)
-      if (!p.contains(IpPrefix::v4(0, 0).bytes()) && root == 96) return;
-      base = IpPrefix(IpPrefix::v4(0, 0).bytes(), root);
-    } else if (root == 96 && !p.is_v4()) {
-      return;
+  static bool greater(const IpNode& a, const IpNode& b) { return node_less(b, a); }
+  static std::string_view addr_view(const IpPrefix::Bytes& a) {
+    return {reinterpret_cast<const char*>(a.data()), a.size()};  // NOLINT
+  }
+  void push(IpNode n) {
+    heap_.push_back(std::move(n));
+    std::push_heap(heap_.begin(), heap_.end(), greater);
+  }
+  SourceCursor* next_cursor() {
+    SourceCursor* best = nullptr;
+    for (const auto& c : cursors_) {
+      if (c->ok && (best == nullptr || c->rest() < best->rest())) best = c.get();
     }
-    const unsigned rel = base.length() - root;
-    unsigned aligned = (rel + shape_.step - 1) / shape_.step * shape_.step;
-    if (aligned == 0) aligned = shape_.step;
-    const auto len = static_cast<std::uint8_t>(root + aligned);
-    const unsigned extra = len - base.length();
-    const std::uint32_t count = 1u << extra;
-    for (std::uint32_t k = 0; k < count; ++k) {
-      IpNode n;
-      n.addr = base.bytes();
-      // Sets the `extra` bits after base.length() to k.
-      for (unsigned b = 0; b < extra; ++b) {
-        if ((k >> (extra - 1 - b)) & 1u) {
-          const unsigned bit = base.length() + b;
-          n.addr[bit / 8] = static_cast<std::uint8_t>(n.addr[bit / 8] | (0x80u >> (bit % 8)));
+    return best;
+  }
+  void read(SourceCursor& c) {
+    const auto key = c.cursor.key();
+    if (key.size() == core::kIpKeySize) {
+      IpPrefix::Bytes b{};
+      std::memcpy(b.data(), key.data() + 2, 16);
+      const IpPrefix p(b, static_cast<std::uint8_t>(key[18]));
+      if (in_tree(p, shape_)) {
+        const auto v = c.cursor.value();
+        ++t_listings_read;
+        auto l = Listing::decode(v.empty() ? v : v.substr(1));
+        if (l && l->active_at(now_)) {
+          const auto e = std::make_shared<const IpEntry>(IpEntry{p, c.source, std::move(*l)});
+          expand(e, shape_, [&](IpNode n) { push(std::move(n)); });
         }
       }
-      n.len = len;
-      n.source = entries_[i].source;
-      n.orig_len = p.length();
-      n.entry = static_cast<std::uint32_t>(i);
-      nodes_.push_back(n);
     }
+    c.advance();
   }
 
+  TreeShape shape_;
+  std::int64_t now_;
+  std::vector<std::unique_ptr<SourceCursor>> cursors_;
+  std::vector<IpNode> heap_;
+};
+
+class IpTree {
+ public:
+  IpTree(const CatalogZone& zone, IpNodes& nodes, TreeShape shape, Emitter& out)
+      : zone_(zone), nodes_(nodes), shape_(shape), out_(out) {}
+
+  void run() {
+    std::vector<IpEntryRef> eff(zone_.sources.size());
+    IpPrefix::Bytes root{};
+    if (shape_.root == 96) root = IpPrefix::v4(0, 0).bytes();
+    walk(root, shape_.root, eff, false);
+  }
+
+ private:
   // The relative owner of the node (addr, len): its labels, least
   // significant first.
   std::string owner(const IpPrefix::Bytes& addr, std::uint8_t len, bool wildcard) const {
@@ -246,11 +380,11 @@ class IpTree {
     return o;
   }
 
-  Answer combine(const std::vector<std::size_t>& eff) const {
+  Answer combine(const std::vector<IpEntryRef>& eff) const {
     Answer a;
     for (std::size_t s = 0; s < eff.size(); ++s) {
-      if (eff[s] == kNoEntry) continue;
-      const IpEntry& e = entries_[eff[s]];
+      if (!eff[s]) continue;
+      const IpEntry& e = *eff[s];
       if (e.listing.exclusion()) continue;
       if (a.ncodes == 0) {
         a.first = &e.listing;
@@ -262,19 +396,18 @@ class IpTree {
     return a;
   }
 
-  // Emits what lies at and below the node (addr, len), whose expanded nodes
-  // are nodes_[lo, hi). Returns true if the node's name exists afterwards.
-  bool walk(std::size_t lo, std::size_t hi, const IpPrefix::Bytes& addr, std::uint8_t len,
-            std::vector<std::size_t> eff, bool parent_wildcard) {
+  // Emits what lies at and below the node (addr, len), taking its expanded
+  // nodes from nodes_ (the next ones are inside it). Returns true if the
+  // node's name exists afterwards.
+  bool walk(const IpPrefix::Bytes& addr, std::uint8_t len, std::vector<IpEntryRef> eff,
+            bool parent_wildcard) {
     int test = -1;
-    std::size_t i = lo;
-    for (; i < hi && nodes_[i].len == len; ++i) {
-      const IpNode& n = nodes_[i];
-      if (n.source == kTestSource) {
-        test = static_cast<int>(n.entry);
-      } else if (eff[n.source] == kNoEntry ||
-                 entries_[eff[n.source]].prefix.length() < n.orig_len) {
-        eff[n.source] = n.entry;
+    for (const IpNode* n; (n = nodes_.peek()) != nullptr && n->len == len && n->addr == addr;
+         nodes_.pop()) {
+      if (n->source == kTestSource) {
+        test = n->test;
+      } else if (!eff[n->source] || eff[n->source]->prefix.length() < n->orig_len) {
+        eff[n->source] = n->entry;
       }
     }
     Answer a;
@@ -296,12 +429,11 @@ class IpTree {
     if (wildcard) out_.answer(owner(addr, len, true), a, a.subject);
     bool exists = wildcard;
     const auto child_len = static_cast<std::uint8_t>(len + shape_.step);
-    while (i < hi && !out_.stopped()) {
-      const IpPrefix child(nodes_[i].addr, child_len);
-      std::size_t j = i;
-      while (j < hi && inside(nodes_[j], child.bytes(), child_len)) ++j;
-      exists = walk(i, j, child.bytes(), child_len, eff, wildcard) || exists;
-      i = j;
+    while (!out_.stopped()) {
+      const IpNode* n = nodes_.peek();
+      if (n == nullptr || !inside(*n, addr, len)) break;
+      const IpPrefix child(n->addr, child_len);
+      exists = walk(child.bytes(), child_len, eff, wildcard) || exists;
     }
     if (!exists && parent_wildcard) {
       out_.placeholder(owner(addr, len, false));
@@ -311,11 +443,9 @@ class IpTree {
   }
 
   const CatalogZone& zone_;
-  const std::vector<IpEntry>& entries_;
+  IpNodes& nodes_;
   TreeShape shape_;
   Emitter& out_;
-  const ZoneRegions* regions_;
-  std::vector<IpNode> nodes_;
 };
 
 // --- domain tree ----------------------------------------------------------------
@@ -327,6 +457,11 @@ struct DomainEntry {
   Listing listing;  // or a test point: codes {127.0.0.2}, or exclusion for "invalid"
   bool test = false;
 };
+using DomainEntryRef = std::shared_ptr<const DomainEntry>;
+
+bool entry_less(const DomainEntryRef& a, const DomainEntryRef& b) {
+  return a->key != b->key ? a->key < b->key : a->source < b->source;
+}
 
 std::string reversed_key(const std::string& name) {
   std::string key;
@@ -341,17 +476,110 @@ std::string reversed_key(const std::string& name) {
   return key;
 }
 
+// The RFC 5782 test names of a domain zone.
+std::vector<DomainEntryRef> test_entries(const ZoneRegions* regions) {
+  Listing listed;
+  listed.codes = {kTestListed};
+  Listing never;
+  never.flags = core::kFlagExclusion;
+  std::vector<DomainEntryRef> out;
+  for (const auto& [name, l] : {std::pair{"test", listed}, std::pair{"invalid", never}}) {
+    if (!regions || std::find(regions->domains.begin(), regions->domains.end(), name) !=
+                        regions->domains.end()) {
+      out.push_back(
+          std::make_shared<const DomainEntry>(DomainEntry{reversed_key(name), name, 0, l, true}));
+    }
+  }
+  std::sort(out.begin(), out.end(), entry_less);
+  return out;
+}
+
+// The entries in (key, source) order, one at a time.
+class DomainEntries {
+ public:
+  virtual ~DomainEntries() = default;
+  virtual const DomainEntryRef* peek() = 0;  // nullptr: no more
+  virtual void pop() = 0;
+};
+
+class SortedDomainEntries final : public DomainEntries {
+ public:
+  explicit SortedDomainEntries(std::vector<DomainEntryRef> entries) : entries_(std::move(entries)) {
+    std::sort(entries_.begin(), entries_.end(), entry_less);
+  }
+  const DomainEntryRef* peek() override {
+    return next_ < entries_.size() ? &entries_[next_] : nullptr;
+  }
+  void pop() override { entries_[next_++].reset(); }
+
+ private:
+  std::vector<DomainEntryRef> entries_;
+  std::size_t next_ = 0;
+};
+
+// Entries straight from the store: the sources' cursors merged (the stored
+// key is the tree's key), and the test names.
+class StoreDomainEntries final : public DomainEntries {
+ public:
+  StoreDomainEntries(const CatalogZone& zone, const core::ReadTxn& txn, std::int64_t now)
+      : now_(now), tests_(test_entries(nullptr)) {
+    for (std::size_t s = 0; s < zone.sources.size(); ++s) {
+      const CatalogZone& src = *zone.sources[s];
+      if (src.config.kind != core::ZoneKind::domain) continue;
+      cursors_.push_back(std::make_unique<SourceCursor>(txn, txn.dbs().domain, src.id,
+                                                        static_cast<std::uint8_t>(s)));
+    }
+  }
+
+  const DomainEntryRef* peek() override {
+    while (!current_) {
+      SourceCursor* best = nullptr;
+      for (const auto& c : cursors_) {
+        if (c->ok && (best == nullptr || c->rest() < best->rest())) best = c.get();
+      }
+      const bool test_first =
+          next_test_ < tests_.size() &&
+          (best == nullptr || std::string_view(tests_[next_test_]->key) <= best->rest());
+      if (test_first) {
+        current_ = std::move(tests_[next_test_++]);
+      } else if (best != nullptr) {
+        read(*best);
+      } else {
+        break;
+      }
+    }
+    return current_ ? &current_ : nullptr;
+  }
+  void pop() override { current_.reset(); }
+
+ private:
+  void read(SourceCursor& c) {
+    const auto v = c.cursor.value();
+    ++t_listings_read;
+    auto l = Listing::decode(v);
+    if (l && l->active_at(now_)) {
+      const std::string_view key = c.rest();
+      current_ = std::make_shared<const DomainEntry>(DomainEntry{
+          std::string(key), core::domain_from_key(key), c.source, std::move(*l), false});
+    }
+    c.advance();
+  }
+
+  std::int64_t now_;
+  std::vector<std::unique_ptr<SourceCursor>> cursors_;
+  std::vector<DomainEntryRef> tests_;
+  std::size_t next_test_ = 0;
+  DomainEntryRef current_;
+};
+
 class DomainTree {
  public:
-  DomainTree(const CatalogZone& zone, std::vector<DomainEntry>& entries, Emitter& out)
+  DomainTree(const CatalogZone& zone, DomainEntries& entries, Emitter& out)
       : zone_(zone), entries_(entries), out_(out) {}
 
   void run() {
-    std::sort(entries_.begin(), entries_.end(), [](const DomainEntry& a, const DomainEntry& b) {
-      return a.key != b.key ? a.key < b.key : a.source < b.source;
-    });
-    std::vector<std::size_t> below(zone_.sources.size(), kNoEntry);
-    walk(0, entries_.size(), "", "", below, false);
+    std::vector<DomainEntryRef> below(zone_.sources.size());
+    walk("", "", below, false);
   }
 
  private:
@@ -369,11 +597,11 @@ class DomainTree {
     return o;
   }
 
-  Answer combine(const std::vector<std::size_t>& chosen) const {
+  Answer combine(const std::vector<DomainEntryRef>& chosen) const {
     Answer a;
     for (std::size_t s = 0; s < chosen.size(); ++s) {
-      if (chosen[s] == kNoEntry) continue;
-      const DomainEntry& e = entries_[chosen[s]];
+      if (!chosen[s]) continue;
+      const DomainEntry& e = *chosen[s];
       if (e.listing.exclusion()) continue;
       if (a.ncodes == 0) {
         a.first = &e.listing;
@@ -385,22 +613,21 @@ class DomainTree {
     return a;
   }
 
-  // The node `key` (its name `name`, "" for the apex); entries_[lo, hi) are
+  // The node `key` (its name `name`, "" for the apex); the next entries are
   // at or below it. `below` holds, per source, the subtree listing that
   // covers names under the parent.
-  bool walk(std::size_t lo, std::size_t hi, const std::string& key, const std::string& name,
-            std::vector<std::size_t> below, bool parent_wildcard) {
-    std::vector<std::size_t> exact = below;
+  bool walk(const std::string& key, const std::string& name, std::vector<DomainEntryRef> below,
+            bool parent_wildcard) {
+    std::vector<DomainEntryRef> exact = below;
     int test = -1;
-    std::size_t i = lo;
-    for (; i < hi && entries_[i].key.size() == key.size(); ++i) {
-      const DomainEntry& e = entries_[i];
-      if (e.test) {
-        test = e.listing.exclusion() ? 0 : 1;
+    for (const DomainEntryRef* e; (e = entries_.peek()) != nullptr && (*e)->key == key;
+         entries_.pop()) {
+      if ((*e)->test) {
+        test = (*e)->listing.exclusion() ? 0 : 1;
         continue;
       }
-      exact[e.source] = i;
-      if (e.listing.flags & core::kFlagSubtree) below[e.source] = i;
+      exact[(*e)->source] = *e;
+      if ((*e)->listing.flags & core::kFlagSubtree) below[(*e)->source] = *e;
     }
     bool exists = false;
     if (!key.empty()) {
@@ -422,15 +649,14 @@ class DomainTree {
       out_.answer(owner(name, true), w, w.subject);
       exists = true;
     }
-    while (i < hi && !out_.stopped()) {
-      const auto end = entries_[i].key.find('\0', key.size());
-      const std::string child_key = entries_[i].key.substr(0, end + 1);
-      std::size_t j = i;
-      while (j < hi && entries_[j].key.compare(0, child_key.size(), child_key) == 0) ++j;
+    while (!out_.stopped()) {
+      const DomainEntryRef* e = entries_.peek();
+      if (e == nullptr || (*e)->key.compare(0, key.size(), key) != 0) break;
+      const auto end = (*e)->key.find('\0', key.size());
+      const std::string child_key = (*e)->key.substr(0, end + 1);
       const std::string label = child_key.substr(key.size(), child_key.size() - key.size() - 1);
       const std::string child_name = name.empty() ? label : label + "." + name;
-      exists = walk(i, j, child_key, child_name, below, wildcard) || exists;
-      i = j;
+      exists = walk(child_key, child_name, below, wildcard) || exists;
     }
     if (!exists && parent_wildcard) {
       out_.placeholder(owner(name, false));
@@ -440,7 +666,7 @@ class DomainTree {
   }
 
   const CatalogZone& zone_;
-  std::vector<DomainEntry>& entries_;
+  DomainEntries& entries_;
   Emitter& out_;
 };
 
@@ -518,16 +744,25 @@ void for_each_in(const core::ReadTxn& txn, core::ZoneId id, const ZoneRegions& r
 
 std::optional<ZoneRegions> change_regions(const CatalogZone& zone, const core::ReadTxn& txn,
                                           const ListingOverrides& old) {
-  if (zone.sources.size() != 1) return std::nullopt;
-  const core::ZoneId id = zone.id;
+  // A combined zone's regions: its members' listings all lie in the one
+  // tree, so a listing of any member above a region covers it.
+  std::vector<core::ZoneId> ids;
+  for (const auto* src : zone.sources) ids.push_back(src->id);
+  const auto stored_or_old = [&](MDB_dbi dbi, const auto& key_of) {
+    return std::any_of(ids.begin(), ids.end(), [&](core::ZoneId id) {
+      const std::string k = key_of(id);
+      return txn.get(dbi, k).has_value() || old.count(k) > 0;
+    });
+  };
   ZoneRegions out;
   // A listing above the region (shorter by a whole label or more) would put
   // a wildcard over it, so the region is not self-contained.
   const auto covered_above = [&](const IpPrefix& r, unsigned step) {
     for (unsigned len = 0; len + step <= r.length(); ++len) {
       const IpPrefix p(r.bytes(), static_cast<std::uint8_t>(len));
-      const std::string k = ip_key_of(id, p);
-      if (txn.get(txn.dbs().ip, k) || old.count(k)) return true;
+      if (stored_or_old(txn.dbs().ip, [&](core::ZoneId id) { return ip_key_of(id, p); })) {
+        return true;
+      }
     }
     return false;
   };
@@ -547,8 +782,11 @@ std::optional<ZoneRegions> change_regions(const CatalogZone& zone, const core::R
       const std::string r = dot == std::string::npos ? name : name.substr(dot + 1);
       const auto top = r.find('.');
       if (top != std::string::npos) {  // the one ancestor: a subtree listing there covers r
-        const std::string k = core::domain_key(id, r.substr(top + 1));
-        if (txn.get(txn.dbs().domain, k) || old.count(k)) return std::nullopt;
+        const std::string parent = r.substr(top + 1);
+        if (stored_or_old(txn.dbs().domain,
+                          [&](core::ZoneId id) { return core::domain_key(id, parent); })) {
+          return std::nullopt;
+        }
       }
       if (std::find(out.domains.begin(), out.domains.end(), r) == out.domains.end()) {
         out.domains.push_back(r);
@@ -585,8 +823,24 @@ bool zone_records(const CatalogZone& zone, const core::Store& store, const core:
   Emitter out(zone, sink);
   for (const auto& ns : zone.ns) out.record({}, wire::type::NS, zone.config.ns_ttl, wire_of(ns));
 
-  std::vector<IpEntry> ips;
-  std::vector<DomainEntry> domains;
+  // The store as it is: streamed, listing by listing.
+  if (overrides == nullptr && regions == nullptr) {
+    if (zone.ip_data && !out.stopped()) {
+      for (const TreeShape shape : {TreeShape{96, 8}, TreeShape{0, 4}}) {
+        StoreIpNodes nodes(zone, txn, now, shape);
+        if (!out.stopped()) IpTree(zone, nodes, shape, out).run();
+      }
+    }
+    if (zone.domain_data && !out.stopped()) {
+      StoreDomainEntries entries(zone, txn, now);
+      DomainTree(zone, entries, out).run();
+    }
+    return !out.stopped();
+  }
+
+  // An older state, or only some regions: collected, then sorted.
+  std::vector<IpEntryRef> ips;
+  std::vector<DomainEntryRef> domains;
   for (std::size_t s = 0; s < zone.sources.size(); ++s) {
     const CatalogZone& src = *zone.sources[s];
     const core::ZoneRef ref{src.id, src.config.name};
@@ -594,17 +848,19 @@ bool zone_records(const CatalogZone& zone, const core::Store& store, const core:
       if (!l.active_at(now)) return true;  // expired: absent, as on the DNS path
       if (const auto* p = std::get_if<IpPrefix>(&subject)) {
         if (src.config.kind == core::ZoneKind::ip) {
-          ips.push_back(IpEntry{*p, static_cast<std::uint8_t>(s), l});
+          ips.push_back(
+              std::make_shared<const IpEntry>(IpEntry{*p, static_cast<std::uint8_t>(s), l}));
         }
       } else if (src.config.kind == core::ZoneKind::domain) {
         const auto& d = std::get<core::DomainName>(subject);
-        domains.push_back(
-            DomainEntry{reversed_key(d.name), d.name, static_cast<std::uint8_t>(s), l, false});
+        domains.push_back(std::make_shared<const DomainEntry>(
+            DomainEntry{reversed_key(d.name), d.name, static_cast<std::uint8_t>(s), l, false}));
       }
       return true;
     };
     const bool override_here = overrides != nullptr;
     const auto visit = [&](const core::Subject& subject, const Listing& l) {
+      ++t_listings_read;
       if (override_here && overrides->count(core::listing_key(src.id, subject))) return true;
       return add(subject, l);
     };
@@ -624,23 +880,21 @@ bool zone_records(const CatalogZone& zone, const core::Store& store, const core:
     }
   }
   if (zone.ip_data && !out.stopped()) {
-    IpTree(zone, ips, TreeShape{96, 8}, out, regions).run();
-    if (!out.stopped()) IpTree(zone, ips, TreeShape{0, 4}, out, regions).run();
+    for (const TreeShape shape : {TreeShape{96, 8}, TreeShape{0, 4}}) {
+      SortedIpNodes nodes(ips, shape, regions);
+      if (!out.stopped()) IpTree(zone, nodes, shape, out).run();
+    }
   }
   if (zone.domain_data && !out.stopped()) {
-    Listing listed;
-    listed.codes = {kTestListed};
-    Listing never;
-    never.flags = core::kFlagExclusion;
-    for (const auto& [name, l] : {std::pair{"test", listed}, std::pair{"invalid", never}}) {
-      if (!regions || std::find(regions->domains.begin(), regions->domains.end(), name) !=
-                          regions->domains.end()) {
-        domains.push_back(DomainEntry{reversed_key(name), name, 0, l, true});
-      }
-    }
-    DomainTree(zone, domains, out).run();
+    for (auto& t : test_entries(regions)) domains.push_back(std::move(t));
+    SortedDomainEntries entries(std::move(domains));
+    DomainTree(zone, entries, out).run();
   }
   return !out.stopped();
+}
+
+std::uint64_t listings_read() {
+  return t_listings_read;
 }
 
 std::string owner_text(std::string_view owner) {

@@ -71,7 +71,9 @@ struct ZoneRegions {
 // The regions holding `changed` (subjects whose listing differs between the
 // store and `old`), or nullopt when some change is not confined to one (a
 // prefix shorter than its region, a covering listing above it): then the
-// whole zone must be compared.
+// whole zone must be compared. For a combined zone `old` holds its members'
+// listings (keyed with each member's id), and a listing of any member above
+// a region counts.
 std::optional<ZoneRegions> change_regions(const CatalogZone& zone, const core::ReadTxn& txn,
                                           const ListingOverrides& old);
 
@@ -84,10 +86,18 @@ inline constexpr std::int64_t kIgnoreExpiry = std::numeric_limits<std::int64_t>:
 // not the SOA. `overrides` replace stored listings (a combined zone's: its
 // members', each keyed with the member's id). Order: the IPv4 octet tree, the nibble tree, then
 // domains; each depth-first. Returns false if the sink stopped the walk. Throws core::StoreError.
+// Without overrides and regions the records are streamed: the listings are
+// read through cursors of `txn` as the walk goes, so the first records come
+// after a few listings at any zone size and memory stays small; with them,
+// the listings are collected and sorted first.
 bool zone_records(const CatalogZone& zone, const core::Store& store, const core::ReadTxn& txn,
                   std::int64_t now, const RecordSink& sink,
                   const ListingOverrides* overrides = nullptr,
                   const ZoneRegions* regions = nullptr);
+
+// How many stored listings zone_records has read on this thread so far (a
+// test hook: a streamed transfer sends its first records after a few).
+std::uint64_t listings_read();
 
 // Presentation form of a relative owner ("*.2.0.192", "@" for the apex).
 std::string owner_text(std::string_view owner);

@@ -78,6 +78,28 @@ def listed(port, addr):
         return False
 
 
+def axfr_timing(port) -> tuple[float, float, float, int]:
+    """One AXFR read raw over TCP (rblzoned closes its side after the last
+    message): (seconds to the first message, longest gap between two
+    messages, total seconds, messages)."""
+    q = dns.message.make_query(ZONE, "AXFR").to_wire()
+    t0 = time.monotonic()
+    arrivals = []
+    with socket.create_connection((HOST, port), timeout=600) as sock:
+        sock.sendall(len(q).to_bytes(2, "big") + q)
+        f = sock.makefile("rb", buffering=1 << 20)
+        while True:
+            head = f.read(2)
+            if len(head) < 2:
+                break
+            body = f.read(int.from_bytes(head, "big"))
+            arrivals.append(time.monotonic())
+            if not body:
+                break
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+    return arrivals[0] - t0, max(gaps, default=0.0), arrivals[-1] - t0, len(arrivals)
+
+
 def dnsperf(port, qfile, seconds) -> float:
     out = subprocess.run(["dnsperf", "-s", HOST, "-p", str(port), "-d", str(qfile), "-l",
                           str(seconds), "-c", "4", "-q", "200"], capture_output=True, text=True,
@@ -91,6 +113,8 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--knot-workers", type=int, default=0,
+                    help="Knot's udp-, tcp- and background-workers (0: Knot's defaults)")
     a = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="rblzone-xfr-bench-"))
     procs = []
@@ -130,16 +154,24 @@ def main():
             m = re.search(r"Received (\d+) B \((\d+) messages, (\d+) records\)", r.stdout)
         print(f"AXFR to kdig: median {statistics.median(axfr):.2f} s of {[round(x, 2) for x in axfr]}"
               f" ({m.group(3)} records, {int(m.group(1)) / 1e6:.0f} MB, {m.group(2)} messages)")
+        timing = [axfr_timing(port) for _ in range(a.runs)]
+        print("AXFR read raw: first message after median "
+              f"{statistics.median(t[0] for t in timing) * 1000:.0f} ms, longest gap between "
+              f"messages median {statistics.median(t[1] for t in timing) * 1000:.0f} ms (max "
+              f"{max(t[1] for t in timing) * 1000:.0f} ms), total median "
+              f"{statistics.median(t[2] for t in timing):.2f} s, {timing[0][3]} messages")
 
         kd = work / "knot"
+        w = a.knot_workers
+        workers = (f"    udp-workers: {w}\n    tcp-workers: {w}\n    background-workers: {w}\n"
+                   if w else "")
         (kd / "db").mkdir(parents=True)
         (kd / "knot.conf").write_text(f"""\
 server:
     rundir: "{kd}"
     listen: {HOST}@{knot_port}
-    # rblzoned is silent after the first SOA while it collects the zone's
-    # listings: at 10M that is longer than Knot's default 5 s.
-    tcp-remote-io-timeout: 600000
+{workers}    # Knot's defaults otherwise: rblzoned streams the AXFR (no long silence),
+    # so the default tcp-remote-io-timeout (5 s) is enough at any size.
 log:
   - target: stdout
     any: info
@@ -183,6 +215,9 @@ zone:
             time.sleep(1.2)  # past the 1 s NOTIFY coalescing, so each change is measured alone
         print(f"change -> Knot answers (CLI add, NOTIFY, IXFR, Knot applies): median "
               f"{statistics.median(lags):.2f} s of {[round(x, 2) for x in lags]}")
+        knot_log = (kd / "knot.log").read_text(errors="replace")
+        print("Knot's own 'zone updated' times (s), the first is the AXFR: " + ", ".join(
+            re.findall(r"zone updated, ([\d.]+) seconds", knot_log)))
 
         qfile = work / "queries.txt"
         names = []

@@ -23,12 +23,14 @@ class Secondary:
     name = "secondary"
 
     def __init__(self, workdir: Path, zones: list[str], primary_port: int, port: int,
-                 key: tuple[str, str] | None = None):
+                 key: tuple[str, str] | None = None, source: str | None = None):
         """key: (name, base64 secret) of a TSIG key (hmac-sha256) the
         secondary signs its SOA, AXFR and IXFR queries with and requires on
-        NOTIFY."""
+        NOTIFY. source: the loopback address it sends its queries from (so
+        the primary's log tells the secondaries apart)."""
         self.dir = Path(workdir) / self.name
         self.key = key
+        self.source = source
         self.dir.mkdir(parents=True, exist_ok=True)
         self.zones = zones
         self.primary_port = primary_port
@@ -101,6 +103,7 @@ class Knot(Secondary):
             key_section = (f"key:\n  - id: {self.key[0]}\n    algorithm: hmac-sha256\n"
                            f"    secret: {self.key[1]}\n")
             key_line = f"    key: {self.key[0]}\n"
+        via = f"    via: {self.source}\n" if self.source else ""
         (d / "knot.conf").write_text(f"""\
 server:
     rundir: "{d}"
@@ -116,7 +119,7 @@ database:
 {key_section}remote:
   - id: primary
     address: {HOST}@{self.primary_port}
-{key_line}acl:
+{key_line}{via}acl:
   - id: notify_from_primary
     address: 127.0.0.0/8
 {key_line}    action: notify
@@ -138,12 +141,13 @@ class Nsd(Secondary):
     def argv(self):
         d = self.dir
         key = self.key[0] if self.key else "NOKEY"
+        source = f"    outgoing-interface: {self.source}\n" if self.source else ""
         zones = "".join(f"""\
 zone:
     name: {z}
     allow-notify: {HOST} {key}
     request-xfr: {HOST}@{self.primary_port} {key}
-""" for z in self.zones)
+{source}""" for z in self.zones)
         if self.key:
             zones = (f'key:\n    name: {self.key[0]}\n    algorithm: hmac-sha256\n'
                      f'    secret: "{self.key[1]}"\n') + zones

@@ -223,10 +223,17 @@ Client client(std::uint32_t v4) {
 
 TEST_CASE("AXFR: SOA first and last, to allowed clients only", "[xfr]") {
   Fixture f;
-  for (int i = 0; i < 3000; ++i) {
-    f.put("bl.test", "10.0." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1),
-          0x7f000002);
-  }
+  f.store.env().write([&](core::WriteTxn& txn) {  // one commit: 3000 would take half a minute
+    const auto ref = f.store.ensure_zone(txn, "bl.test");
+    core::Listing l;
+    l.codes = {0x7f000002};
+    l.reason = "r";
+    for (int i = 0; i < 3000; ++i) {
+      const auto a = core::parse_subject("10.0." + std::to_string(i / 250) + "." +
+                                         std::to_string(i % 250 + 1));
+      f.store.put(txn, ref, *a, l, core::Change{"test", "list", ""});
+    }
+  });
   const Bytes q = xfr_query(wire::type::AXFR, "bl.test");
   Sent sent;
   const auto st = serve_transfer(q.data(), q.size(), client(0x7f000001), *f.catalog, f.store, kNow,
@@ -428,7 +435,28 @@ bool is_soa(const std::string& r) {
   return r.rfind("|6|") != std::string::npos && r.substr(0, r.find('|')).empty();
 }
 
-TEST_CASE("IXFR of a combined zone: the whole zone (the difference is switched off)", "[xfr]") {
+// Applies a condensed IXFR (new SOA, old SOA, removed..., new SOA, added...,
+// new SOA) to a zone body; nullopt when the stream is not that shape.
+std::optional<std::multiset<std::string>> apply_ixfr(std::multiset<std::string> zone,
+                                                     const std::vector<std::string>& ixfr) {
+  if (ixfr.size() < 4 || !is_soa(ixfr[0]) || !is_soa(ixfr[1]) || !is_soa(ixfr.back())) {
+    return std::nullopt;
+  }
+  std::size_t i = 2;
+  for (; i < ixfr.size() && !is_soa(ixfr[i]); ++i) {
+    const auto it = zone.find(ixfr[i]);
+    if (it == zone.end()) return std::nullopt;  // removes what is not there
+    zone.erase(it);
+  }
+  if (i + 1 >= ixfr.size() || ixfr[i] != ixfr[0]) return std::nullopt;
+  for (++i; i + 1 < ixfr.size(); ++i) {
+    if (is_soa(ixfr[i])) return std::nullopt;  // one difference only (condensed)
+    zone.insert(ixfr[i]);
+  }
+  return zone;
+}
+
+TEST_CASE("IXFR of a combined zone: its members' changes as a difference", "[xfr]") {
   rblzone::testing::TempDir dir{"xfr-combined"};
   std::int64_t now = 1000;
   core::Store store{dir.path() / "data", [&now] { return now; }};
@@ -438,15 +466,24 @@ TEST_CASE("IXFR of a combined zone: the whole zone (the difference is switched o
   auto zen = zone_config("zen.test", core::ZoneKind::combined);
   zen.members = {"bl.test", "pbl.test"};
   const auto catalog = ZoneCatalog::build({bl, pbl, zen}, store);
-  const auto put = [&](const std::string& zone, const std::string& subject, std::uint32_t code) {
+  const auto put = [&](const std::string& zone, const std::string& subject, std::uint32_t code,
+                       std::int64_t expires = 0) {
     core::Listing l;
     l.codes = {code};
     l.reason = "r";
+    l.expires = expires;
     store.env().write([&](core::WriteTxn& txn) {
       store.put(txn, store.ensure_zone(txn, zone), *core::parse_subject(subject), l,
                 core::Change{"test", "list", ""});
     });
     ++now;  // one change a second
+  };
+  const auto remove = [&](const std::string& zone, const std::string& subject) {
+    store.env().write([&](core::WriteTxn& txn) {
+      store.remove(txn, store.ensure_zone(txn, zone), *core::parse_subject(subject),
+                   core::Change{"test", "delist", ""});
+    });
+    ++now;
   };
   const auto zen_serial = [&] {
     const core::ReadTxn txn = store.env().begin_read();
@@ -466,24 +503,182 @@ TEST_CASE("IXFR of a combined zone: the whole zone (the difference is switched o
   };
   const auto body = [](std::vector<std::string> records) {  // the zone without its SOA
     std::erase_if(records, is_soa);
-    std::sort(records.begin(), records.end());
-    return records;
+    return std::multiset<std::string>(records.begin(), records.end());
   };
 
+  // Enough listings that the changed regions are a small part of the zone.
+  store.env().write([&](core::WriteTxn& txn) {
+    core::Listing l;
+    l.codes = {0x7f000002};
+    l.reason = "r";
+    for (int i = 0; i < 300; ++i) {
+      store.put(
+          txn, store.ensure_zone(txn, i % 2 ? "bl.test" : "pbl.test"),
+          *core::parse_subject(std::to_string(11 + i % 40) + ".1." + std::to_string(i / 40) + ".7"),
+          l, core::Change{"test", "list", ""});
+    }
+  });
+  ++now;
   put("bl.test", "192.0.2.1", 0x7f000002);
   put("pbl.test", "192.0.2.0/24", 0x7f00000a);
+  put("bl.test", "198.51.100.9", 0x7f000002, now + 3);  // expires soon
   const std::uint32_t s1 = zen_serial();
+  const auto zone_s1 = body(transfer(std::nullopt));
+
+  // Changes in both members, a removal, and an expiry swept.
   put("pbl.test", "192.0.2.1", 0x7f00000b);
   put("bl.test", "192.0.2.7", 0x7f000003);
+  remove("bl.test", "192.0.2.1");
+  now += 5;
+  store.env().write([&](core::WriteTxn& txn) {
+    CHECK(store.sweep_expired(txn, store.ensure_zone(txn, "bl.test"), now, 100) == 1);
+  });
   const std::uint32_t s2 = zen_serial();
-  REQUIRE(s2 == s1 + 2);
+  REQUIRE(s2 == s1 + 4);
   TransferStats st;
   const auto ixfr = transfer(s1, &st);
-  CHECK_FALSE(st.incremental);
-  REQUIRE(!ixfr.empty());
-  CHECK(is_soa(ixfr.front()));
-  CHECK(is_soa(ixfr.back()));
-  CHECK(body(ixfr) == body(transfer(std::nullopt)));
+  CHECK(st.incremental);
+  const auto zone_s2 = body(transfer(std::nullopt));
+  CHECK(zone_s2 != zone_s1);
+  const auto applied = apply_ixfr(zone_s1, ixfr);
+  REQUIRE(applied);
+  CHECK(*applied == zone_s2);
+  CHECK(ixfr.size() < 40);  // the difference, not the zone
+  CHECK(zone_s2.size() > 1000);
+
+  // From the serial before the last change only, too.
+  TransferStats last;
+  const auto one = transfer(s2 - 1, &last);
+  CHECK(last.incremental);
+  CHECK(one.size() < ixfr.size());
+
+  // A change no region confines (a /8 in one member): the whole zone.
+  put("pbl.test", "10.0.0.0/8", 0x7f00000a);
+  TransferStats wide;
+  const auto whole = transfer(s2, &wide);
+  CHECK_FALSE(wide.incremental);
+  REQUIRE(!whole.empty());
+  CHECK(is_soa(whole.front()));
+  CHECK(is_soa(whole.back()));
+  CHECK(body(whole) == body(transfer(std::nullopt)));
+}
+
+// A zone of many random listings: IP (prefixes, exclusions, expired), and
+// domains, in plain and combined zones.
+void fill_random(Fixture& f, int n, std::uint32_t seed) {
+  // One write transaction for all (a commit each would take minutes).
+  std::vector<std::pair<std::string, core::Subject>> subjects;
+  std::vector<core::Listing> listings;
+  const auto put = [&](const std::string& zone, const std::string& subject, std::uint32_t code,
+                       std::uint8_t flags, std::int64_t expires) {
+    core::Listing l;
+    l.codes = {code};
+    l.flags = flags;
+    l.expires = expires;
+    l.reason = "r";
+    subjects.emplace_back(zone, *core::parse_subject(subject));
+    listings.push_back(l);
+  };
+  std::mt19937 rng(seed);
+  const auto rnd = [&](unsigned k) { return static_cast<unsigned>(rng() % k); };
+  for (int i = 0; i < n; ++i) {
+    const unsigned kind = rnd(10);
+    const std::uint8_t flags = rnd(8) == 0 ? core::kFlagExclusion : 0;
+    const std::int64_t expires = rnd(10) == 0 ? kNow - 1 : 0;
+    const std::uint32_t code = 0x7f000002 + rnd(4);
+    if (kind < 5) {
+      const auto a = core::IpPrefix::v4(static_cast<std::uint32_t>(rng()), 32);
+      const unsigned len = rnd(3) == 0 ? 8 + rnd(25) : 32;
+      put(rnd(2) ? "bl.test" : "pbl.test",
+          core::IpPrefix::v4(a.v4_addr(), static_cast<std::uint8_t>(len)).to_string(), code, flags,
+          expires);
+    } else if (kind < 7) {
+      core::IpPrefix::Bytes b{};
+      for (auto& x : b) x = static_cast<std::uint8_t>(rng());
+      b[0] = static_cast<std::uint8_t>(0x20 | (b[0] & 1));
+      put(rnd(2) ? "bl.test" : "pbl.test",
+          core::IpPrefix(b, static_cast<std::uint8_t>(rnd(2) ? 128 : 16 + rnd(100))).to_string(),
+          code, flags, expires);
+    } else {
+      static const char* const kTld[] = {"example", "test", "invalid", "com"};
+      std::string name = std::string(1, static_cast<char>('a' + rnd(6))) + "." + kTld[rnd(4)];
+      if (rnd(2)) name = std::string(1, static_cast<char>('a' + rnd(6))) + "." + name;
+      const bool subtree = rnd(3) == 0;
+      put("dbl.test", subtree ? "*." + name : name, code,
+          static_cast<std::uint8_t>(flags | (subtree ? core::kFlagSubtree : 0)), expires);
+    }
+  }
+  f.store.env().write([&](core::WriteTxn& txn) {
+    for (std::size_t i = 0; i < subjects.size(); ++i) {
+      const auto ref = f.store.ensure_zone(txn, subjects[i].first);
+      f.store.put(txn, ref, subjects[i].second, listings[i], core::Change{"test", "list", ""});
+    }
+  });
+}
+
+std::vector<std::string> record_list(Fixture& f, const std::string& zone,
+                                     const ListingOverrides* overrides) {
+  std::vector<std::string> out;
+  const core::ReadTxn txn = f.store.env().begin_read();
+  zone_records(
+      f.zone(zone), f.store, txn, kNow,
+      [&](const ZoneRecord& r) {
+        out.push_back(owner_text(r.owner) + " " + std::to_string(r.type) + " " +
+                      std::string(r.rdata));
+        return true;
+      },
+      overrides);
+  return out;
+}
+
+TEST_CASE("streamed records are the collected records, in the same order", "[xfr]") {
+  for (const std::uint32_t seed : {1u, 2u, 3u}) {
+    Fixture f;
+    fill_random(f, 1500, seed);
+    const ListingOverrides none;  // non-null: the collecting path
+    for (const std::string zone : {"bl.test", "pbl.test", "zen.test", "dbl.test"}) {
+      INFO(zone << " seed " << seed);
+      const auto streamed = record_list(f, zone, nullptr);
+      const auto collected = record_list(f, zone, &none);
+      CHECK(streamed.size() > 10);
+      CHECK(streamed == collected);
+    }
+  }
+}
+
+TEST_CASE("AXFR streams: the first records go out after a few listings, at any size", "[xfr]") {
+  for (const int n : {2000, 20000}) {
+    Fixture f;
+    f.store.env().write([&](core::WriteTxn& txn) {
+      const auto ref = f.store.ensure_zone(txn, "bl.test");
+      core::Listing l;
+      l.codes = {0x7f000002};
+      l.reason = "r";
+      for (int i = 0; i < n; ++i) {
+        const auto a = core::IpPrefix::v4(0x0a000000u + static_cast<std::uint32_t>(i) * 7u, 32);
+        f.store.put(txn, ref, a, l, core::Change{"test", "list", ""});
+      }
+    });
+    const Bytes q = xfr_query(wire::type::AXFR, "bl.test");
+    const std::uint64_t start = listings_read();
+    std::vector<std::uint64_t> read_at;  // listings read when each message went out
+    std::uint64_t records = 0;
+    const auto st = serve_transfer(q.data(), q.size(), client(0x7f000001), *f.catalog, f.store,
+                                   kNow, [&](const std::uint8_t* d, std::size_t) {
+                                     read_at.push_back(listings_read() - start);
+                                     records += (std::uint64_t{d[6]} << 8) | d[7];
+                                     return true;
+                                   });
+    INFO("n = " << n);
+    REQUIRE(read_at.size() > 10);
+    CHECK(records == st.records);
+    CHECK(st.records > static_cast<std::uint64_t>(4 * n));  // A and TXT, in both trees
+    // The first message (SOA and the first records) after at most a message's
+    // worth of listings, and every later one after at most that many more.
+    CHECK(read_at.front() <= 1000);
+    for (std::size_t i = 1; i < read_at.size(); ++i) CHECK(read_at[i] - read_at[i - 1] <= 1000);
+    CHECK(read_at.back() == static_cast<std::uint64_t>(2 * n));  // each tree reads them once
+  }
 }
 
 }  // namespace
