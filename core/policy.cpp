@@ -643,6 +643,195 @@ ReportOutcome Policy::report(WriteTxn& txn, const ZoneConfig& zone, const Report
   return out;
 }
 
+std::vector<Policy::ManyOutcome> Policy::report_many(WriteTxn& txn, const ZoneConfig& zone,
+                                                     const std::vector<Report>& reports,
+                                                     const Actor& actor, ReportBatch& b) {
+  std::vector<ManyOutcome> outs(reports.size());
+  const std::int64_t now = store_.now();
+  const auto& policy = zone.policy;
+  struct Item {
+    std::string sk;
+    std::size_t index = 0;
+    std::int64_t t = 0;
+    double weight = 0;
+  };
+  std::vector<Item> items;
+  items.reserve(reports.size());
+  // The checks report() makes before it writes anything.
+  for (std::size_t i = 0; i < reports.size(); ++i) {
+    const Report& r = reports[i];
+    try {
+      check_kind(zone, r.subject);
+      if (const auto* p = std::get_if<IpPrefix>(&r.subject); p && !p->is_host()) {
+        throw PolicyError("bad_subject", "a report names one address, not a prefix");
+      }
+      if (const auto* d = std::get_if<DomainName>(&r.subject); d && d->subtree) {
+        throw PolicyError("bad_subject", "a report names one domain, not a subtree");
+      }
+      if (!b.ref_ || b.zone_ != &zone) {
+        b.ref_ = zone_for_write(store_, txn, zone);
+        b.zone_ = &zone;
+        b.allow_ = load_allowlist(txn, zone, *b.ref_);
+      }
+      const double weight = r.weight.value_or(r.trust == Trust::trap      ? policy.trap_weight
+                                              : r.trust == Trust::trusted ? policy.trusted_weight
+                                                                          : policy.public_weight);
+      if (!(weight >= 0) || weight > 1000) {
+        throw PolicyError("bad_weight", "a report's weight is a number from 0 to 1000");
+      }
+      items.push_back(
+          {subject_key(b.ref_->id, r.subject), i, std::min(r.time.value_or(now), now), weight});
+    } catch (const PolicyError& e) {
+      outs[i].error = e;
+    }
+  }
+  if (items.empty()) return outs;
+  // Subject by subject in key order; each subject's reports in the order given.
+  std::stable_sort(items.begin(), items.end(),
+                   [](const Item& x, const Item& y) { return x.sk < y.sk; });
+  const ZoneRef& ref = *b.ref_;
+  std::string& key = b.key_;
+  for (std::size_t g = 0; g < items.size();) {
+    std::size_t end = g + 1;
+    while (end < items.size() && items[end].sk == items[g].sk) ++end;
+    const std::string& sk = items[g].sk;
+    const Subject& subject = reports[items[g].index].subject;
+    const bool allowed = allowlisted_in(b.allow_, subject);
+    const auto* ip = std::get_if<IpPrefix>(&subject);
+    const bool reserved = ip && is_special_purpose(*ip);
+    const std::string summary_key = aux_key(kSummary, sk);
+    // What report() would read back from the store, kept here instead.
+    enum class Held { unread, valid, absent };
+    Held held = Held::unread;
+    bool summary_dirty = false;
+    WindowSummary summary;
+    std::optional<Offence> offence;
+    bool offence_dirty = false;
+    bool listing_read = false;
+    std::optional<Listing> existing;
+
+    for (std::size_t k = g; k < end; ++k) {
+      const Item& it = items[k];
+      const Report& r = reports[it.index];
+      ReportOutcome& out = outs[it.index].outcome;
+      const std::int64_t t = it.t;
+      encode_report(b.value_, r, it.weight, allowed, actor.id);
+      key.assign(1, kReport);
+      key += sk;
+      key.push_back(static_cast<char>(0xff));
+      put_be(key, static_cast<std::uint64_t>(t));
+      const auto h = report_hash(r);
+      key.append(reinterpret_cast<const char*>(h.data()), 8);
+      try {
+        txn.put(txn.dbs().aux, key, b.value_, MDB_NOOVERWRITE);
+      } catch (const StoreError& e) {
+        if (e.code() != MDB_KEYEXIST) throw;
+        txn.put(txn.dbs().aux, key, b.value_);
+        held = Held::absent;  // the summary may hold what was replaced
+        summary_dirty = true;
+      }
+      if (allowed) {
+        out.result = ReportResult::allowlisted;
+        continue;
+      }
+      if (reserved) {
+        out.result = ReportResult::reserved;
+        continue;
+      }
+      if (!offence) offence = get_offence(txn, sk).value_or(Offence{});
+      const std::int64_t from = std::max(now - std::int64_t{policy.window}, offence->cleared + 1);
+      const auto start = static_cast<std::uint64_t>(std::max<std::int64_t>(from, 0));
+      if (held == Held::unread) {
+        const auto stored = txn.get(txn.dbs().aux, summary_key);
+        held = stored && decode_summary(*stored, summary) ? Held::valid : Held::absent;
+      }
+      if (held == Held::valid && start >= summary.floor) {
+        summary.add(r.reporter, static_cast<std::uint64_t>(t), it.weight);
+        summary.raise_floor(start);
+      } else {
+        summary = scan_window(txn, sk, start);  // holds this report already
+      }
+      held = Held::valid;
+      summary_dirty = true;
+      out.window_weight = summary.sum();
+      const bool qualifies = t >= from && out.window_weight + 1e-9 >= policy.threshold;
+
+      if (!listing_read) {
+        existing = store_.get(txn, ref, subject);
+        listing_read = true;
+      }
+      const bool active = existing && existing->active_at(now);
+      if (active && (existing->exclusion() || existing->source == Source::manual ||
+                     existing->source == Source::import)) {
+        out.result = ReportResult::manual;
+        out.listing = existing;
+        continue;
+      }
+      if (!qualifies) {
+        out.result = ReportResult::recorded;
+        if (active) out.listing = existing;
+        continue;
+      }
+      const Source source = r.trust == Trust::trap ? Source::trap : Source::report;
+      const char* code_name = source == Source::trap ? "trap" : "reports";
+      const Change why{actor.id, active ? "extend" : "list",
+                       "weight " + std::to_string(out.window_weight).substr(0, 4) + " within " +
+                           describe_duration(policy.window) + " reached the threshold"};
+      if (active) {
+        Listing l = *existing;
+        const std::uint32_t penalty = offence->penalty ? offence->penalty : policy.base_duration;
+        l.last_seen = std::max(l.last_seen, t);
+        l.expires = std::max(l.expires, t + std::int64_t{penalty});
+        if (l.expires <= now) l.expires = now + 1;
+        if (l != *existing) {
+          store_.put(txn, ref, subject, l, why);
+          existing = l;
+        }
+        out.result = ReportResult::extended;
+        out.listing = l;
+        continue;
+      }
+      const double score = decayed(*offence, policy, now);
+      const double duration =
+          std::min(static_cast<double>(policy.base_duration) * std::pow(policy.factor, score),
+                   static_cast<double>(policy.max_duration));
+      offence->score = score + 1;
+      offence->updated = now;
+      offence->penalty = static_cast<std::uint32_t>(duration);
+      offence->count += 1;
+      offence_dirty = true;
+
+      Listing l;
+      const auto code = zone.codes.find(code_name);
+      l.codes = {code != zone.codes.end() ? code->second : zone.default_code};
+      l.source = source;
+      l.first_seen = t;
+      l.last_seen = t;
+      l.expires = std::max(t + std::int64_t{offence->penalty}, now + 1);
+      l.offences = offence->count;
+      l.reason =
+          std::string(source == Source::trap ? "Sent mail to spam traps"
+                                             : "Reported for sending spam") +
+          (offence->count > 1 ? " (repeat offence " + std::to_string(offence->count) + ")" : "");
+      store_.put(txn, ref, subject, l, why);
+      existing = l;
+      out.result = ReportResult::listed;
+      out.listing = l;
+    }
+    if (summary_dirty) {
+      if (held == Held::valid) {
+        encode_summary(b.value_, summary);
+        txn.put(txn.dbs().aux, summary_key, b.value_);
+      } else {
+        txn.del(txn.dbs().aux, summary_key);
+      }
+    }
+    if (offence_dirty) put_offence(txn, sk, *offence);
+    g = end;
+  }
+  return outs;
+}
+
 std::vector<StoredReport> Policy::reports(const ReadTxn& txn, const ZoneConfig& zone,
                                           const Subject& s) const {
   std::vector<StoredReport> out;

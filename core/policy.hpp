@@ -197,6 +197,22 @@ class Policy {
   // The same, for many reports in one transaction (the importer's batches).
   ReportOutcome report(WriteTxn& txn, const ZoneConfig& zone, const Report& r, const Actor& actor,
                        ReportBatch& batch);
+  // Many reports in one transaction, as if each went through report() in
+  // the order given (same listings, reports, offences, per-subject history
+  // and journal entries, same outcomes), but worked subject by subject in
+  // key order: a subject's offence, summary and listing are read once and
+  // written once, and the B-trees are walked in order. The clock is read
+  // once. Only the interleaving of different subjects' history sequence
+  // numbers and journal serials inside the transaction differs, which no
+  // reader sees (the transaction commits as one). A report the rules refuse
+  // gets its PolicyError in `error` and changes nothing, as report() would.
+  struct ManyOutcome {
+    ReportOutcome outcome;
+    std::optional<PolicyError> error;
+  };
+  std::vector<ManyOutcome> report_many(WriteTxn& txn, const ZoneConfig& zone,
+                                       const std::vector<Report>& reports, const Actor& actor,
+                                       ReportBatch& batch);
 
   // The abuse desk lists by hand. Throws PolicyError: test_point,
   // allowlisted, needs_override (broad or special-purpose without the

@@ -117,13 +117,23 @@ void Importer::report_(core::WriteTxn& txn, core::ReportBatch& batch, const core
   }
 }
 
-void Importer::flush_(std::vector<Pending>& reports,
-                      const std::function<void(core::WriteTxn&)>& extra) {
+void Importer::flush_(Pending& reports, const std::function<void(core::WriteTxn&)>& extra) {
   Summary delta;
   store_.env().write([&](core::WriteTxn& txn) {
     delta = Summary{};  // the transaction may run again after the map grows
     core::ReportBatch batch;
-    for (const auto& p : reports) report_(txn, batch, p.report, p.where, delta);
+    const auto outs = policy_.report_many(txn, zone_, reports.reports, actor_, batch);
+    for (std::size_t i = 0; i < outs.size(); ++i) {
+      if (outs[i].error) {
+        delta.problem(reports.where[i], "refused by policy", outs[i].error->what());
+        continue;
+      }
+      const auto result = outs[i].outcome.result;
+      ++delta.reports;
+      ++delta.results[std::string(core::to_string(result))];
+      if (result == core::ReportResult::listed) ++delta.listed;
+      if (result == core::ReportResult::extended) ++delta.extended;
+    }
     if (extra) extra(txn);
   });
   summary_.reports += delta.reports;
@@ -242,7 +252,7 @@ void Importer::traplog(const std::string& path) {
         r.evidence = hit.evidence;
         r.weight = weight_for_(trap);
         r.time = hit.time;
-        pending_.push_back({std::move(r), where});
+        pending_.push(std::move(r), where);
       },
       [&] { return pending_.size() >= cfg_.batch; }, nullptr, nullptr);
 }
@@ -293,7 +303,7 @@ void Importer::queue_message_(const MessageFacts& facts, const std::string& wher
     r.reason = "spam trap " + cfg_.name;
     r.evidence = "Message-Id: <" + facts.message_id + "> in " + origin;
     r.weight = weight_for_(cfg_.name);
-    pending_.push_back({std::move(r), where});
+    pending_.push(std::move(r), where);
   }
 }
 

@@ -81,13 +81,25 @@ class Importer {
   const Summary& summary() const { return summary_; }
 
  private:
+  // Reports waiting for the next commit, and where each came from (for a
+  // refused report's message).
   struct Pending {
-    core::Report report;
-    std::string where;  // for a refused report's message
+    std::vector<core::Report> reports;
+    std::vector<std::string> where;
+    void push(core::Report r, std::string w) {
+      reports.push_back(std::move(r));
+      where.push_back(std::move(w));
+    }
+    std::size_t size() const { return reports.size(); }
+    bool empty() const { return reports.empty(); }
+    void clear() {
+      reports.clear();
+      where.clear();
+    }
   };
-  // Commits `reports` and whatever `extra` writes (cursors, markers) in one
-  // transaction, then counts the outcomes.
-  void flush_(std::vector<Pending>& reports, const std::function<void(core::WriteTxn&)>& extra);
+  // Commits `reports` (through Policy::report_many) and whatever `extra`
+  // writes (cursors, markers) in one transaction, then counts the outcomes.
+  void flush_(Pending& reports, const std::function<void(core::WriteTxn&)>& extra);
   // One report through the policy, its outcome counted in `delta`.
   void report_(core::WriteTxn& txn, core::ReportBatch& batch, const core::Report& r,
                const std::string& where, Summary& delta);
@@ -109,7 +121,7 @@ class Importer {
   SourceConfig cfg_;
   core::Policy policy_;
   core::Actor actor_;
-  std::vector<Pending> pending_;
+  Pending pending_;
   Summary summary_;
   std::function<void(const Summary&)> progress_;
 };
