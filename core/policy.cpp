@@ -500,14 +500,7 @@ double Policy::decayed(const Offence& o, const PolicyConfig& p, std::int64_t now
   return o.score * std::exp2(-age / static_cast<double>(p.half_life));
 }
 
-ReportOutcome Policy::report(WriteTxn& txn, const ZoneConfig& zone, const Report& r,
-                             const Actor& actor) {
-  ReportBatch batch;
-  return report(txn, zone, r, actor, batch);
-}
-
-ReportOutcome Policy::report(WriteTxn& txn, const ZoneConfig& zone, const Report& r,
-                             const Actor& actor, ReportBatch& b) {
+double Policy::admit_(WriteTxn& txn, const ZoneConfig& zone, const Report& r, ReportBatch& b) {
   check_kind(zone, r.subject);
   if (const auto* p = std::get_if<IpPrefix>(&r.subject); p && !p->is_host()) {
     throw PolicyError("bad_subject", "a report names one address, not a prefix");
@@ -520,16 +513,29 @@ ReportOutcome Policy::report(WriteTxn& txn, const ZoneConfig& zone, const Report
     b.zone_ = &zone;
     b.allow_ = load_allowlist(txn, zone, *b.ref_);
   }
-  const ZoneRef& ref = *b.ref_;
   const auto& policy = zone.policy;
-  const std::int64_t now = store_.now();
-  const std::int64_t t = std::min(r.time.value_or(now), now);
   const double weight = r.weight.value_or(r.trust == Trust::trap      ? policy.trap_weight
                                           : r.trust == Trust::trusted ? policy.trusted_weight
                                                                       : policy.public_weight);
   if (!(weight >= 0) || weight > 1000) {
     throw PolicyError("bad_weight", "a report's weight is a number from 0 to 1000");
   }
+  return weight;
+}
+
+ReportOutcome Policy::report(WriteTxn& txn, const ZoneConfig& zone, const Report& r,
+                             const Actor& actor) {
+  ReportBatch batch;
+  return report(txn, zone, r, actor, batch);
+}
+
+ReportOutcome Policy::report(WriteTxn& txn, const ZoneConfig& zone, const Report& r,
+                             const Actor& actor, ReportBatch& b) {
+  const double weight = admit_(txn, zone, r, b);
+  const ZoneRef& ref = *b.ref_;
+  const auto& policy = zone.policy;
+  const std::int64_t now = store_.now();
+  const std::int64_t t = std::min(r.time.value_or(now), now);
   const auto sk = subject_key(ref.id, r.subject);
   const bool allowed = allowlisted_in(b.allow_, r.subject);
 
@@ -661,24 +667,7 @@ std::vector<Policy::ManyOutcome> Policy::report_many(WriteTxn& txn, const ZoneCo
   for (std::size_t i = 0; i < reports.size(); ++i) {
     const Report& r = reports[i];
     try {
-      check_kind(zone, r.subject);
-      if (const auto* p = std::get_if<IpPrefix>(&r.subject); p && !p->is_host()) {
-        throw PolicyError("bad_subject", "a report names one address, not a prefix");
-      }
-      if (const auto* d = std::get_if<DomainName>(&r.subject); d && d->subtree) {
-        throw PolicyError("bad_subject", "a report names one domain, not a subtree");
-      }
-      if (!b.ref_ || b.zone_ != &zone) {
-        b.ref_ = zone_for_write(store_, txn, zone);
-        b.zone_ = &zone;
-        b.allow_ = load_allowlist(txn, zone, *b.ref_);
-      }
-      const double weight = r.weight.value_or(r.trust == Trust::trap      ? policy.trap_weight
-                                              : r.trust == Trust::trusted ? policy.trusted_weight
-                                                                          : policy.public_weight);
-      if (!(weight >= 0) || weight > 1000) {
-        throw PolicyError("bad_weight", "a report's weight is a number from 0 to 1000");
-      }
+      const double weight = admit_(txn, zone, r, b);
       items.push_back(
           {subject_key(b.ref_->id, r.subject), i, std::min(r.time.value_or(now), now), weight});
     } catch (const PolicyError& e) {

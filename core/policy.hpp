@@ -264,6 +264,11 @@ class Policy {
   std::size_t trim_reports(WriteTxn& txn, const ZoneConfig& zone, std::size_t limit);
 
  private:
+  // The checks every report passes before anything of it is written (kind,
+  // one address or domain, weight 0..1000; throws PolicyError), and the
+  // batch bound to the zone. Returns the report's weight.
+  double admit_(WriteTxn& txn, const ZoneConfig& zone, const Report& r, ReportBatch& b);
+
   Store& store_;
 };
 
