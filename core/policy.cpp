@@ -500,6 +500,56 @@ double Policy::decayed(const Offence& o, const PolicyConfig& p, std::int64_t now
   return o.score * std::exp2(-age / static_cast<double>(p.half_life));
 }
 
+namespace {
+
+// What report() and report_many() write once a report's window reaches the
+// threshold.
+Change threshold_change(const Actor& actor, bool active, double weight, const PolicyConfig& p) {
+  return Change{actor.id, active ? "extend" : "list",
+                "weight " + std::to_string(weight).substr(0, 4) + " within " +
+                    describe_duration(p.window) + " reached the threshold"};
+}
+
+// A source that keeps spamming stays listed: the penalty runs again from `t`.
+Listing extended(const Listing& existing, const Offence& o, const PolicyConfig& p, std::int64_t t,
+                 std::int64_t now) {
+  Listing l = existing;
+  const std::uint32_t penalty = o.penalty ? o.penalty : p.base_duration;
+  l.last_seen = std::max(l.last_seen, t);
+  l.expires = std::max(l.expires, t + std::int64_t{penalty});
+  if (l.expires <= now) l.expires = now + 1;
+  return l;
+}
+
+// A new offence: the penalty grows with the decayed score of earlier ones;
+// returns the listing it starts.
+Listing new_offence(Offence& o, const ZoneConfig& zone, Source source, std::int64_t t,
+                    std::int64_t now) {
+  const auto& policy = zone.policy;
+  const double score = Policy::decayed(o, policy, now);
+  const double duration =
+      std::min(static_cast<double>(policy.base_duration) * std::pow(policy.factor, score),
+               static_cast<double>(policy.max_duration));
+  o.score = score + 1;
+  o.updated = now;
+  o.penalty = static_cast<std::uint32_t>(duration);
+  o.count += 1;
+  Listing l;
+  const auto code = zone.codes.find(source == Source::trap ? "trap" : "reports");
+  l.codes = {code != zone.codes.end() ? code->second : zone.default_code};
+  l.source = source;
+  l.first_seen = t;
+  l.last_seen = t;
+  l.expires = std::max(t + std::int64_t{o.penalty}, now + 1);
+  l.offences = o.count;
+  l.reason = std::string(source == Source::trap ? "Sent mail to spam traps"
+                                                : "Reported for sending spam") +
+             (o.count > 1 ? " (repeat offence " + std::to_string(o.count) + ")" : "");
+  return l;
+}
+
+}  // namespace
+
 double Policy::admit_(WriteTxn& txn, const ZoneConfig& zone, const Report& r, ReportBatch& b) {
   check_kind(zone, r.subject);
   if (const auto* p = std::get_if<IpPrefix>(&r.subject); p && !p->is_host()) {
@@ -599,50 +649,21 @@ ReportOutcome Policy::report(WriteTxn& txn, const ZoneConfig& zone, const Report
     return out;
   }
   if (!qualifies) {
-    out.result = active ? ReportResult::recorded : ReportResult::recorded;
+    out.result = ReportResult::recorded;
     if (active) out.listing = existing;
     return out;
   }
   const Source source = r.trust == Trust::trap ? Source::trap : Source::report;
-  const char* code_name = source == Source::trap ? "trap" : "reports";
-  const Change why{actor.id, active ? "extend" : "list",
-                   "weight " + std::to_string(out.window_weight).substr(0, 4) + " within " +
-                       describe_duration(policy.window) + " reached the threshold"};
+  const Change why = threshold_change(actor, active, out.window_weight, policy);
   if (active) {
-    // A source that keeps spamming stays listed: the penalty runs again from
-    // this report.
-    Listing l = *existing;
-    const std::uint32_t penalty = offence.penalty ? offence.penalty : policy.base_duration;
-    l.last_seen = std::max(l.last_seen, t);
-    l.expires = std::max(l.expires, t + std::int64_t{penalty});
-    if (l.expires <= now) l.expires = now + 1;
+    const Listing l = extended(*existing, offence, policy, t, now);
     if (l != *existing) store_.put(txn, ref, r.subject, l, why);
     out.result = ReportResult::extended;
     out.listing = l;
     return out;
   }
-  // A new offence: the penalty grows with the decayed score of earlier ones.
-  const double score = decayed(offence, policy, now);
-  const double duration =
-      std::min(static_cast<double>(policy.base_duration) * std::pow(policy.factor, score),
-               static_cast<double>(policy.max_duration));
-  offence.score = score + 1;
-  offence.updated = now;
-  offence.penalty = static_cast<std::uint32_t>(duration);
-  offence.count += 1;
+  const Listing l = new_offence(offence, zone, source, t, now);
   put_offence(txn, sk, offence);
-
-  Listing l;
-  const auto code = zone.codes.find(code_name);
-  l.codes = {code != zone.codes.end() ? code->second : zone.default_code};
-  l.source = source;
-  l.first_seen = t;
-  l.last_seen = t;
-  l.expires = std::max(t + std::int64_t{offence.penalty}, now + 1);
-  l.offences = offence.count;
-  l.reason = std::string(source == Source::trap ? "Sent mail to spam traps"
-                                                : "Reported for sending spam") +
-             (offence.count > 1 ? " (repeat offence " + std::to_string(offence.count) + ")" : "");
   store_.put(txn, ref, r.subject, l, why);
   out.result = ReportResult::listed;
   out.listing = l;
@@ -762,16 +783,9 @@ std::vector<Policy::ManyOutcome> Policy::report_many(WriteTxn& txn, const ZoneCo
         continue;
       }
       const Source source = r.trust == Trust::trap ? Source::trap : Source::report;
-      const char* code_name = source == Source::trap ? "trap" : "reports";
-      const Change why{actor.id, active ? "extend" : "list",
-                       "weight " + std::to_string(out.window_weight).substr(0, 4) + " within " +
-                           describe_duration(policy.window) + " reached the threshold"};
+      const Change why = threshold_change(actor, active, out.window_weight, policy);
       if (active) {
-        Listing l = *existing;
-        const std::uint32_t penalty = offence->penalty ? offence->penalty : policy.base_duration;
-        l.last_seen = std::max(l.last_seen, t);
-        l.expires = std::max(l.expires, t + std::int64_t{penalty});
-        if (l.expires <= now) l.expires = now + 1;
+        const Listing l = extended(*existing, *offence, policy, t, now);
         if (l != *existing) {
           store_.put(txn, ref, subject, l, why);
           existing = l;
@@ -780,28 +794,8 @@ std::vector<Policy::ManyOutcome> Policy::report_many(WriteTxn& txn, const ZoneCo
         out.listing = l;
         continue;
       }
-      const double score = decayed(*offence, policy, now);
-      const double duration =
-          std::min(static_cast<double>(policy.base_duration) * std::pow(policy.factor, score),
-                   static_cast<double>(policy.max_duration));
-      offence->score = score + 1;
-      offence->updated = now;
-      offence->penalty = static_cast<std::uint32_t>(duration);
-      offence->count += 1;
+      const Listing l = new_offence(*offence, zone, source, t, now);
       offence_dirty = true;
-
-      Listing l;
-      const auto code = zone.codes.find(code_name);
-      l.codes = {code != zone.codes.end() ? code->second : zone.default_code};
-      l.source = source;
-      l.first_seen = t;
-      l.last_seen = t;
-      l.expires = std::max(t + std::int64_t{offence->penalty}, now + 1);
-      l.offences = offence->count;
-      l.reason =
-          std::string(source == Source::trap ? "Sent mail to spam traps"
-                                             : "Reported for sending spam") +
-          (offence->count > 1 ? " (repeat offence " + std::to_string(offence->count) + ")" : "");
       store_.put(txn, ref, subject, l, why);
       existing = l;
       out.result = ReportResult::listed;
