@@ -1248,8 +1248,20 @@ bool Policy::disallow(WriteTxn& txn, const ZoneConfig& zone, const Subject& s,
   check_kind(zone, s);
   if (reason.empty()) throw PolicyError("reason_required", "removing an entry needs a reason");
   const auto ref = zone_for_write(store_, txn, zone);
-  if (!txn.del(txn.dbs().aux, aux_key(kAllow, subject_key(ref.id, s)))) return false;
+  const auto key = aux_key(kAllow, subject_key(ref.id, s));
+  const auto entry = txn.get(txn.dbs().aux, key);
+  if (!entry) return false;
+  const auto j = json::parse(*entry, nullptr, false);
+  const std::string allowed_for = j.is_object() ? j.value("reason", std::string()) : std::string();
+  txn.del(txn.dbs().aux, key);
   store_.note(txn, ref, s, Change{actor.id, "allowlist-remove", reason});
+  // The exclusion allow() carved out of a listing around the subject goes
+  // with the entry: the listing around it applies again. One the desk made
+  // itself (another reason) stays.
+  if (const auto ex = store_.get(txn, ref, s);
+      ex && ex->exclusion() && ex->reason == "allowlisted: " + allowed_for) {
+    store_.remove(txn, ref, s, Change{actor.id, "delist", "allowlist entry removed: " + reason});
+  }
   return true;
 }
 

@@ -229,6 +229,39 @@ TEST_CASE("allowlisting inside a listed range carves it out", "[policy]") {
   });
   CHECK_FALSE(w.listed("203.0.113.5"));
   CHECK(w.listed("203.0.113.200"));
+
+  // Removing the entry removes its exclusion: the range applies again.
+  CHECK(w.write([&](WriteTxn& txn) {
+    return w.policy.disallow(txn, w.zone, subj("203.0.113.0/28"), "relays moved", w.admin);
+  }));
+  CHECK(w.listed("203.0.113.5"));
+  auto txn = w.store.env().begin_read();
+  const auto events =
+      w.store.history(txn, *w.store.find_zone(txn, w.zone.name), subj("203.0.113.0/28"));
+  REQUIRE_FALSE(events.empty());
+  CHECK(events.back().action == "delist");
+  CHECK(events.back().reason == "allowlist entry removed: relays moved");
+}
+
+TEST_CASE("removing an allowlist entry keeps an exclusion the desk made", "[policy]") {
+  World w;
+  w.write([&](WriteTxn& txn) {
+    return w.policy.list(txn, w.zone, subj("203.0.113.0/24"), manual("range"), w.desk);
+  });
+  w.write([&](WriteTxn& txn) {
+    ManualListing m = manual("customer's own mail server");
+    m.exclusion = true;
+    return w.policy.list(txn, w.zone, subj("203.0.113.7"), m, w.desk);
+  });
+  w.write([&](WriteTxn& txn) {
+    w.policy.allow(txn, w.zone, subj("203.0.113.7"), "our relay", w.admin);
+    return 0;
+  });
+  CHECK(w.write([&](WriteTxn& txn) {
+    return w.policy.disallow(txn, w.zone, subj("203.0.113.7"), "moved", w.admin);
+  }));
+  CHECK_FALSE(w.listed("203.0.113.7"));
+  CHECK(w.listed("203.0.113.8"));
 }
 
 TEST_CASE("special-purpose addresses are recorded but never listed automatically", "[policy]") {
