@@ -39,6 +39,7 @@ struct ImportCommand {
   std::string subzone = "@";
   std::string as = "import";
   std::string duration;
+  bool keep_removed = false;
   bool watch = false;
   bool no_progress = false;
 };
@@ -155,6 +156,7 @@ void print_summary(const ImportCommand& c, const importer::Summary& s, bool as_j
   out << c.source << " -> " << c.zone << ": read " << s.read << ", reports " << s.reports
       << ", new listings " << s.listed << ", extended " << s.extended << ", already imported "
       << s.already;
+  if (c.source == "rbldnsd") out << ", removed " << s.removed;
   std::uint64_t skipped = 0;
   for (const auto& [k, v] : s.skipped) skipped += v;
   out << ", skipped " << skipped << "\n";
@@ -206,6 +208,7 @@ bool run_once(const ImportCommand& c, core::Store& store, const core::ZoneConfig
         o.subzone = c.subzone;
         o.manual = c.as == "manual";
         if (!c.duration.empty()) o.duration = duration_seconds(c.duration);
+        o.keep_removed = c.keep_removed;
         imp.rbldnsd(p, o);
       }
     } catch (const core::StoreError&) {
@@ -273,6 +276,8 @@ std::shared_ptr<ImportCommand> add_import_command(CLI::App& app) {
   a->add_option("--as", c->as, "rbldnsd: import (default) or manual listings")
       ->check(CLI::IsMember({"import", "manual"}));
   a->add_option("--for", c->duration, "rbldnsd: listings expire after this (default permanent)");
+  a->add_flag("--keep-removed", c->keep_removed,
+              "rbldnsd: keep listings whose entries were removed from the file");
   a->add_flag("--watch", c->watch, "keep running and import whenever a source changes");
   a->add_flag("--no-progress", c->no_progress, "no progress line even on a terminal");
   return c;

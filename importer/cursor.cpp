@@ -68,6 +68,12 @@ std::string maildir_prefix(core::ZoneId zone, std::string_view dir) {
   return k;
 }
 
+std::string entry_prefix(core::ZoneId zone, std::string_view source_id) {
+  auto k = prefix('e', zone);
+  put_be(k, fnv64(source_id), 8);
+  return k;
+}
+
 std::string volume_key(core::ZoneId zone, std::string_view source_id, std::uint64_t bucket,
                        std::string_view key) {
   auto k = prefix('v', zone);

@@ -7,6 +7,9 @@
 //   'i' 'c' ZONE H(source id)                  -> cursor JSON (FileCursor)
 //   'i' 'm' ZONE H(maildir path) unique name   -> empty: message imported
 //   'i' 'v' ZONE H(source id) bucket u64 key   -> u32 count (volume watch)
+//   'i' 'e' ZONE H(source id) subject text     -> the listing as imported
+//        (Listing::encode): an entry of a whole-file import (rbldnsd), so a
+//        later import of the file removes what the file no longer holds
 #pragma once
 
 #include <cstdint>
@@ -41,6 +44,8 @@ std::optional<FileCursor> load_cursor(const core::ReadTxn& txn, std::string_view
 void save_cursor(core::WriteTxn& txn, std::string_view key, const FileCursor& c);
 
 std::string maildir_prefix(core::ZoneId zone, std::string_view dir);
+// The entries of a whole-file import: the prefix, then the subject's text.
+std::string entry_prefix(core::ZoneId zone, std::string_view source_id);
 std::string volume_key(core::ZoneId zone, std::string_view source_id, std::uint64_t bucket,
                        std::string_view key);
 

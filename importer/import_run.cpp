@@ -74,8 +74,8 @@ void Summary::problem(const std::string& where, const std::string& category,
 
 json Summary::to_json() const {
   return json{{"read", read},         {"reports", reports},          {"new_listings", listed},
-              {"extended", extended}, {"already_imported", already}, {"skipped", skipped},
-              {"results", results},   {"problems", problems}};
+              {"extended", extended}, {"already_imported", already}, {"removed", removed},
+              {"skipped", skipped},   {"results", results},          {"problems", problems}};
 }
 
 Importer::Importer(core::Store& store, const core::ZoneConfig& zone, SourceConfig cfg)
@@ -519,10 +519,13 @@ void Importer::postfix(const std::string& path, const VolumeConfig& v) {
 void Importer::rbldnsd(const std::string& path, const RbldnsdOptions& o) {
   const auto ref = zone_ref_();
   const std::string text = read_file(path);
-  const auto digest = core::to_hex(core::sha256(text));
+  // What was imported, and how: the same file imported again with
+  // --keep-removed, or without it, is read again.
+  const auto digest = core::to_hex(core::sha256(text)) + (o.keep_removed ? ":keep-removed" : "");
   const std::string canonical = fs::weakly_canonical(path).string();
   const std::string mode = o.manual ? "manual" : "import";
-  const auto key = cursor_key(ref.id, "rbldnsd:" + mode + ":" + canonical);
+  const std::string source_id = "rbldnsd:" + mode + ":" + canonical;
+  const auto key = cursor_key(ref.id, source_id);
   {
     auto txn = store_.env().begin_read();
     const auto stored = load_cursor(txn, key);
@@ -535,8 +538,6 @@ void Importer::rbldnsd(const std::string& path, const RbldnsdOptions& o) {
   summary_.read += data.entries.size();
   for (const auto& p : data.problems)
     summary_.problem(path + ":" + std::to_string(p.line), "rbldnsd line", p.reason);
-  if (data.entries.empty() && data.problems.empty())
-    summary_.problem(path, "rbldnsd file", "no entries");
 
   // One listing per subject: several lines for one key give several codes,
   // as rbldnsd answers several A records.
@@ -563,15 +564,40 @@ void Importer::rbldnsd(const std::string& path, const RbldnsdOptions& o) {
     }
   }
 
+  // What an earlier import of this file listed and the file no longer holds
+  // goes, as it would from rbldnsd. A file with no entries at all (a
+  // truncated copy, a failed export) removes nothing.
+  const auto entries = entry_prefix(ref.id, source_id);
+  std::vector<std::string> gone;
+  if (merged.empty()) {
+    summary_.problem(path, "rbldnsd file", "no entries (nothing removed)");
+  } else if (!o.keep_removed) {
+    auto txn = store_.env().begin_read();
+    core::Cursor c(txn, txn.dbs().aux);
+    for (bool ok = c.seek(entries); ok && c.key().starts_with(entries); ok = c.next()) {
+      std::string subject(c.key().substr(entries.size()));
+      if (!index.contains(subject)) gone.push_back(std::move(subject));
+    }
+  }
+
   const std::int64_t now = store_.now();
+  const std::size_t total = merged.size() + gone.size();
   std::size_t done = 0;
-  while (done < merged.size() || done == 0) {
-    const std::size_t end = std::min(merged.size(), done + cfg_.batch);
+  while (done < total || done == 0) {
+    const std::size_t end = std::min(total, done + cfg_.batch);
     Summary delta;
     store_.env().write([&](core::WriteTxn& txn) {
       delta = Summary{};
-      for (std::size_t i = done; i < end; ++i) {
+      // The entry record is what this file's import left: a later import
+      // removes the listing only while it is still that (not relisted or
+      // changed by the desk since).
+      const auto remember = [&](const core::Subject& s, const std::string& name) {
+        if (const auto l = store_.get(txn, ref, s))
+          txn.put(txn.dbs().aux, entries + name, l->encode());
+      };
+      for (std::size_t i = done; i < end && i < merged.size(); ++i) {
         const auto& m = merged[i];
+        const std::string name = core::to_string(m.subject);
         const std::string where = path + ":" + std::to_string(m.line);
         if (core::is_test_point(m.subject)) {
           delta.problem(where, "RFC 5782 test point",
@@ -600,6 +626,7 @@ void Importer::rbldnsd(const std::string& path, const RbldnsdOptions& o) {
             existing->source == l.source && existing->reason == l.reason &&
             existing->permanent() == l.permanent()) {
           ++delta.already;
+          remember(m.subject, name);
           continue;
         }
         if (existing) l.first_seen = existing->first_seen;
@@ -616,6 +643,7 @@ void Importer::rbldnsd(const std::string& path, const RbldnsdOptions& o) {
           try {
             policy_.list(txn, zone_, m.subject, ml, core::Actor{actor_.id, core::Role::admin});
             ++delta.listed;
+            remember(m.subject, name);
           } catch (const core::PolicyError& e) {
             delta.problem(where, "refused by policy", e.what());
           }
@@ -625,8 +653,28 @@ void Importer::rbldnsd(const std::string& path, const RbldnsdOptions& o) {
                    core::Change{actor_.id, existing ? "update" : "list",
                                 "imported from rbldnsd file " + canonical});
         ++delta.listed;
+        remember(m.subject, name);
       }
-      if (end == merged.size()) {
+      for (std::size_t i = std::max(done, merged.size()); i < end; ++i) {
+        const auto& name = gone[i - merged.size()];
+        const std::string entry_key = entries + name;
+        const auto v = txn.get(txn.dbs().aux, entry_key);
+        const auto imported = v ? core::Listing::decode(*v) : std::nullopt;
+        txn.del(txn.dbs().aux, entry_key);
+        const auto s = core::parse_subject(name);
+        const auto current = s ? store_.get(txn, ref, *s) : std::nullopt;
+        if (!current) continue;  // expired or removed since
+        if (!imported || current->codes != imported->codes || current->flags != imported->flags ||
+            current->source != imported->source || current->reason != imported->reason) {
+          delta.problem(path, "changed since imported, kept",
+                        name + " is no longer in the file, but its listing changed since");
+          continue;
+        }
+        policy_.unlist(txn, zone_, *s, "removed from rbldnsd file " + canonical,
+                       core::Actor{actor_.id, core::Role::admin});
+        ++delta.removed;
+      }
+      if (end == total) {
         FileCursor c;
         c.source = "rbldnsd:" + canonical;
         c.digest = digest;
@@ -635,6 +683,7 @@ void Importer::rbldnsd(const std::string& path, const RbldnsdOptions& o) {
       }
     });
     summary_.listed += delta.listed;
+    summary_.removed += delta.removed;
     summary_.already += delta.already;
     for (const auto& [k, v] : delta.skipped) summary_.skipped[k] += v;
     for (const auto& p : delta.problems) {
@@ -642,7 +691,7 @@ void Importer::rbldnsd(const std::string& path, const RbldnsdOptions& o) {
     }
     if (progress_) progress_(summary_);
     done = end;
-    if (merged.empty()) break;
+    if (total == 0) break;
   }
 }
 

@@ -45,6 +45,7 @@ struct RbldnsdOptions {
   std::string subzone = "@";             // combined files: the dataset(s) serving this
   bool manual = false;                   // manual listings (default: source "import")
   std::optional<std::int64_t> duration;  // seconds; none = permanent
+  bool keep_removed = false;  // keep listings whose entries left the file (default: remove)
 };
 
 struct Summary {
@@ -53,6 +54,7 @@ struct Summary {
   std::uint64_t listed = 0;   // new listings
   std::uint64_t extended = 0;
   std::uint64_t already = 0;                     // skipped: imported before (cursor)
+  std::uint64_t removed = 0;                     // listings gone from a whole-file source
   std::map<std::string, std::uint64_t> skipped;  // reason -> count
   std::map<std::string, std::uint64_t> results;  // policy outcome -> count
   std::vector<std::string> problems;             // "FILE:LINE: reason", the first 1000

@@ -272,6 +272,78 @@ def test_rbldnsd_files_answer_the_same_from_both(tmp_path, pool):
         peer.stop()
 
 
+def test_rbldnsd_reimport_follows_the_file(tmp_path, pool):
+    """An rbldnsd file imported again after it changed: entries removed from
+    it leave the zone, as they leave rbldnsd, and the two answer the same
+    again; a listing the desk changed since the import stays; a file with no
+    entries and --keep-removed remove nothing."""
+    rng = random.Random(6471)
+    cli = zones(tmp_path)
+    work = tmp_path / "rbl"
+    work.mkdir()
+    lines, probes = ip4set_sample(rng)
+    f = work / "mig.ip4set"
+    f.write_text("\n".join(lines) + "\n")
+    os.chmod(f, 0o644)
+    imp = ("import", "rbldnsd", "mig.test", f, "--type", "ip4set")
+    first = cli.json(*imp)
+    assert first["new_listings"] > 20 and first["removed"] == 0, first
+    before = {x["subject"] for x in cli.listings("mig.test")}
+
+    # Drop every third entry, give one kept entry another value, add two.
+    head, body = lines[:2], lines[2:]
+    dropped = [x for i, x in enumerate(body) if i % 3 == 0]
+    kept = [x for i, x in enumerate(body) if i % 3 != 0]
+    singles = [x for x in dropped if x.startswith("45.") and " " not in x]
+    assert singles, "the sample drops a single address"
+    desk = singles[0]  # the desk lists it by hand before the file loses it
+    cli.ok("listing", "add", "mig.test", desk, "--reason", "confirmed by the desk")
+    changed = next(x for x in kept if x.startswith("50."))
+    kept[kept.index(changed)] = changed.split(" ")[0] + " :7:Changed value"
+    kept += ["52.1.2.3 :2:New entry", "52.1.3.0/24"]
+    f.write_text("\n".join(head + kept) + "\n")
+
+    again = cli.json(*imp)
+    after = {x["subject"] for x in cli.listings("mig.test")}
+    gone = before - after
+    assert again["removed"] == len(gone) > 0, (again, gone)
+    assert desk in after and desk not in gone
+    assert any(desk in p and "changed since" in p for p in again["problems"]), again["problems"]
+    assert again["skipped"].get("changed since imported, kept") == 1, again
+    history = cli.json("history", "mig.test", sorted(gone)[0])
+    assert history[-1]["action"] == "delist" and "removed from rbldnsd file" in history[-1]["reason"]
+
+    # The same answers as rbldnsd reading the edited file (the desk's own
+    # listing aside).
+    probes = [p for p in probes if p != desk] + ["52.1.2.3", "52.1.3.9", "52.1.4.1"]
+    peer = Rbldnsd(work, ["mig.test:ip4set:mig.ip4set"])
+    try:
+        d = pool.start(tmp_path / "data", tmp_path / "zones", probe_zone="mig.test")
+        names = [qn(p, "mig.test") for p in probes]
+        assert sum(1 for n in names if a_values(query(peer.port, n))) > 20
+        assert compare(peer.port, d.port, names) == []
+        assert a_values(query(d.port, qn(desk, "mig.test"))) == ["127.0.0.2"]
+        assert not a_values(query(peer.port, qn(desk, "mig.test")))
+
+        # A file with no entries (a truncated copy) removes nothing.
+        listed = after
+        f.write_text("$SOA 1w ns1.mig.test admin.mig.test 0 2h 2h 1w 1h\n")
+        empty = cli.json(*imp)
+        assert empty["removed"] == 0 and {x["subject"] for x in cli.listings("mig.test")} == listed
+        assert any("no entries (nothing removed)" in p for p in empty["problems"]), empty
+        # --keep-removed keeps what left the file; the same file imported
+        # again without it removes.
+        f.write_text("\n".join(head + kept[1:]) + "\n")
+        keep = cli.json(*imp, "--keep-removed")
+        assert keep["removed"] == 0 and {x["subject"] for x in cli.listings("mig.test")} == listed
+        follow = cli.json(*imp)
+        assert follow["removed"] > 0
+        left = {x["subject"] for x in cli.listings("mig.test")}
+        assert left < listed
+    finally:
+        peer.stop()
+
+
 def test_postfix_volume_watch(tmp_path):
     cli = zones(tmp_path)  # mig.test: the default 24 h listings
     stamp = time.strftime("%b %e %H:%M:%S", time.gmtime(time.time() - 60))
