@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <initializer_list>
 #include <set>
 #include <variant>
@@ -498,13 +499,29 @@ Response delist_list(const Request& req, const RouterContext& ctx) {
   if (status && !kStatuses.contains(*status)) {
     throw BadBody{"bad_query", "status is one of pending, approved, denied, not_listed"};
   }
-  auto txn = ctx.store->env().begin_read();
-  json items = json::array();
-  for (const auto& r : ctx.policy->delist_requests(
-           txn, status ? std::optional<std::string_view>(*status) : std::nullopt)) {
-    items.push_back(r.to_json(true));
+  std::size_t limit = 100;
+  if (const auto l = query_param(req, "limit")) {
+    const auto end = l->data() + l->size();
+    const auto [p, ec] = std::from_chars(l->data(), end, limit);
+    if (ec != std::errc() || p != end || limit < 1 || limit > 1000) {
+      throw BadBody{"bad_query", "limit is 1..1000"};
+    }
   }
-  return json_response(http::status::ok, json{{"requests", items}}, req.version());
+  std::optional<core::DelistCursor> before;
+  if (const auto b = query_param(req, "before")) {
+    before = core::DelistCursor::parse(*b);
+    if (!before) throw BadBody{"bad_query", "before is the 'next' of a previous page"};
+  }
+  const auto wanted = status ? std::optional<std::string_view>(*status) : std::nullopt;
+  auto txn = ctx.store->env().begin_read();
+  const auto page = ctx.policy->delist_requests(txn, wanted, limit, before);
+  json items = json::array();
+  for (const auto& r : page.requests) items.push_back(r.to_json(true));
+  return json_response(http::status::ok,
+                       json{{"requests", items},
+                            {"next", page.next ? json(page.next->to_string()) : json(nullptr)},
+                            {"total", ctx.policy->delist_count(txn, wanted)}},
+                       req.version());
 }
 
 Response delist_get(const Request& req, const RouterContext& ctx, std::string_view id) {

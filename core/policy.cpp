@@ -5,12 +5,15 @@
 
 #include <algorithm>
 #include <bit>
+#include <charconv>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <map>
 
 #include "core/byte_order.hpp"
 #include "core/crypto.hpp"
+#include "core/delist_index.hpp"
 
 namespace rblzone::core {
 
@@ -993,8 +996,14 @@ json request_json(const DelistRequest& r) {
           {"decision_reason", r.decision_reason}};
 }
 
+// Writes the record and keeps the index and counters (delist_index.hpp)
+// in step, whatever the record held before.
 void save(WriteTxn& txn, const DelistRequest& r) {
-  txn.put(txn.dbs().aux, aux_key(kDelist, r.id), dump(request_json(r)));
+  const auto key = aux_key(kDelist, r.id);
+  std::optional<std::string> old;
+  if (const auto v = txn.get(txn.dbs().aux, key)) old.emplace(*v);
+  delist_index::on_write(txn, r.id, old, r.status, r.created);
+  txn.put(txn.dbs().aux, key, dump(request_json(r)));
 }
 
 // Self-service removals of `s` within the period, counted from history.
@@ -1082,21 +1091,68 @@ std::optional<DelistRequest> Policy::delist_request(const ReadTxn& txn, std::str
   return request_from(*j);
 }
 
+std::string DelistCursor::to_string() const {
+  return std::to_string(created) + "." + id;
+}
+
+std::optional<DelistCursor> DelistCursor::parse(std::string_view text) {
+  const auto dot = text.find('.');
+  if (dot == std::string_view::npos || dot == 0) return std::nullopt;
+  DelistCursor c;
+  const auto created = text.substr(0, dot);
+  const auto [end, ec] =
+      std::from_chars(created.data(), created.data() + created.size(), c.created);
+  if (ec != std::errc() || end != created.data() + created.size()) return std::nullopt;
+  const auto id = text.substr(dot + 1);
+  // Ids are what request_delist makes (hex); delist_request takes up to 64.
+  if (id.empty() || id.size() > 64) return std::nullopt;
+  for (const char ch : id) {
+    const bool ok = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+                    (ch >= 'A' && ch <= 'Z') || ch == '-' || ch == '_';
+    if (!ok) return std::nullopt;
+  }
+  c.id = id;
+  return c;
+}
+
+DelistPage Policy::delist_requests(const ReadTxn& txn, std::optional<std::string_view> status,
+                                   std::size_t limit,
+                                   const std::optional<DelistCursor>& before) const {
+  DelistPage out;
+  unsigned mask = 0xf;
+  if (status) {
+    const auto code = delist_index::status_code(*status);
+    if (!code) return out;
+    mask = 1U << *code;
+  }
+  std::optional<delist_index::Position> after;
+  if (before) after = delist_index::Position{before->created, before->id};
+  bool more = false;
+  const auto ids = delist_index::page(txn, mask, limit, after, more);
+  out.requests.reserve(ids.size());
+  for (const auto& p : ids) {
+    // An entry whose record is gone or says otherwise (a store changed
+    // by an older build since it was indexed) is skipped.
+    auto r = delist_request(txn, p.id);
+    if (r && r->created == p.created && (!status || r->status == *status)) {
+      out.requests.push_back(std::move(*r));
+    }
+  }
+  if (more && !ids.empty()) out.next = DelistCursor{ids.back().created, ids.back().id};
+  return out;
+}
+
 std::vector<DelistRequest> Policy::delist_requests(const ReadTxn& txn,
                                                    std::optional<std::string_view> status) const {
-  std::vector<DelistRequest> out;
-  const std::string prefix(1, kDelist);
-  Cursor c(txn, txn.dbs().aux);
-  for (bool ok = c.seek(prefix); ok && c.key().starts_with(prefix); ok = c.next()) {
-    const auto j = json::parse(c.value(), nullptr, false);
-    if (j.is_discarded()) continue;
-    auto r = request_from(j);
-    if (!status || r.status == *status) out.push_back(std::move(r));
-  }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
-    return a.created != b.created ? a.created > b.created : a.id < b.id;
-  });
-  return out;
+  return delist_requests(txn, status, std::numeric_limits<std::size_t>::max()).requests;
+}
+
+std::uint64_t Policy::delist_count(const ReadTxn& txn,
+                                   std::optional<std::string_view> status) const {
+  const auto n = delist_index::counts(txn);
+  if (!status) return n[0] + n[1] + n[2] + n[3];
+  const auto code = delist_index::status_code(*status);
+  return code ? n[*code] : 0;
 }
 
 DelistRequest Policy::decide(WriteTxn& txn, const ZoneConfig& zone, std::string_view id,

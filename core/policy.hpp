@@ -31,9 +31,20 @@
 //        i64 cleared; or, written before format 1, JSON with those names
 //   'a' SK                          -> allowlist entry JSON (reason, actor, time)
 //   'd' id                          -> delist request JSON
+//   'q' status u8 | rank u64 | id   -> empty: the delist requests' index
+//        (core/delist_index.hpp). status: 0 pending, 1 approved, 2 denied,
+//        3 not_listed; rank = ~(created as u64 with its sign bit flipped),
+//        so a forward walk of one status's range is created descending,
+//        then id ascending (the order of the desk's list). One entry per
+//        'd' record, written and deleted in the same transaction as it;
+//        meta "delist_count:STATUS" -> u64 counts the entries per status.
+//        meta "delist_indexed" -> u8 1 says every record has its entry:
+//        opening a store without it (written by an older build) builds
+//        the index and counters in one write transaction.
 //   'p' SK                          -> id of the pending delist request
-//   'i' ...                         -> importer cursors, imported-message markers
-//                                      and volume counts (importer/cursor.hpp)
+//   'i' ...                         -> importer cursors, imported-message markers,
+//                                      volume counts and whole-file import
+//                                      entries (importer/cursor.hpp)
 #pragma once
 
 #include <cstdint>
@@ -150,6 +161,22 @@ struct DelistRequest {
   nlohmann::json to_json(bool with_private) const;
 };
 
+// A position in the delist requests' newest-first order, for paging. Its
+// text form ("CREATED.ID") is opaque to clients.
+struct DelistCursor {
+  std::int64_t created = 0;
+  std::string id;
+
+  std::string to_string() const;
+  // nullopt for anything to_string() could not have made.
+  static std::optional<DelistCursor> parse(std::string_view text);
+};
+
+struct DelistPage {
+  std::vector<DelistRequest> requests;
+  std::optional<DelistCursor> next;  // none: this was the last page
+};
+
 // The state of a subject at a time, from history alone.
 struct PointInTime {
   bool listed = false;
@@ -229,9 +256,21 @@ class Policy {
                                const std::string& contact, const std::string& explanation,
                                const std::string& requester);
   std::optional<DelistRequest> delist_request(const ReadTxn& txn, std::string_view id) const;
-  // All requests, newest first, optionally only those with `status`.
+  // A page of requests, newest first (created descending, then id
+  // ascending), optionally only those with `status` (another string: none):
+  // at most `limit`, strictly after `before` in that order. `next` is the
+  // cursor of the following page, none after the last. Walks the index
+  // only: O(limit), whatever the store holds.
+  DelistPage delist_requests(const ReadTxn& txn, std::optional<std::string_view> status,
+                             std::size_t limit,
+                             const std::optional<DelistCursor>& before = std::nullopt) const;
+  // Every request, newest first: O(all). For tools and tests; a request
+  // path takes pages.
   std::vector<DelistRequest> delist_requests(const ReadTxn& txn,
                                              std::optional<std::string_view> status) const;
+  // Requests on record with `status` (all of them when nullopt), from the
+  // counters: O(1).
+  std::uint64_t delist_count(const ReadTxn& txn, std::optional<std::string_view> status) const;
   // The desk decides a pending request. Throws PolicyError not_found,
   // not_pending.
   DelistRequest decide(WriteTxn& txn, const ZoneConfig& zone, std::string_view id, bool approve,

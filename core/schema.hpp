@@ -35,7 +35,9 @@
 // aux       feature-specific records, each with its own key prefix byte:
 //           'r' reports, 's' report window summaries, 'o' offences,
 //           'a' allowlist, 'd' delist requests, 'p' pending delist request
-//           per listing (layouts in policy.hpp; reports and offences are
+//           per listing, 'q' delist requests by status and time (meta
+//           "delist_count:STATUS", "delist_indexed" go with it)
+//           (layouts in policy.hpp; reports and offences are
 //           binary records led by their format byte 1, older JSON ones
 //           are still read);
 //           't' token by hash, 'n' token hash by name (tokens.hpp).

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "core/byte_order.hpp"
+#include "core/delist_index.hpp"
 #include "core/schema.hpp"
 
 namespace rblzone::core {
@@ -372,6 +373,7 @@ std::string_view listing_bytes(MDB_dbi dbi, const Databases& dbs, std::string_vi
 Store::Store(const std::filesystem::path& data_dir, Clock clock, std::size_t initial_map_size)
     : env_(data_dir, initial_map_size), clock_(std::move(clock)) {
   index_history();
+  delist_index::build_if_missing(env_);
 }
 
 std::optional<ZoneRef> Store::find_zone(const ReadTxn& txn, std::string_view name) const {

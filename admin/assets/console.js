@@ -92,11 +92,18 @@
 
   // --- pending delist requests ---------------------------------------------------------------
 
-  async function loadPending() {
-    const data = await api("GET", "/api/v1/delist-requests?status=pending");
+  // The newest page first; "Older" appends the next one (the API's `next`).
+  // A decision reloads from the newest.
+  const PENDING_PAGE = 100;
+  let pendingNext = null;
+
+  async function loadPending(older) {
+    let path = "/api/v1/delist-requests?status=pending&limit=" + PENDING_PAGE;
+    if (older && pendingNext) path += "&before=" + seg(pendingNext);
+    const data = await api("GET", path);
     const body = $("pending").querySelector("tbody");
-    body.textContent = "";
-    $("pending-empty").classList.toggle("hidden", data.requests.length !== 0);
+    if (!older) body.textContent = "";
+    pendingNext = data.next;
     for (const r of data.requests) {
       const decide = document.createElement("div");
       const reason = el("input");
@@ -122,6 +129,11 @@
       tr.dataset.id = r.id;
       body.appendChild(tr);
     }
+    const shown = body.rows.length;
+    $("pending-empty").classList.toggle("hidden", shown !== 0);
+    $("pending-total").textContent = data.total + " pending" +
+      (shown < data.total ? ", the newest " + shown + " shown" : "");
+    $("pending-older").classList.toggle("hidden", !pendingNext);
   }
 
   // --- listings -----------------------------------------------------------------------------------
@@ -282,6 +294,9 @@
     $("search-form").addEventListener("submit", search);
     $("zone").addEventListener("change", () => { search(); loadActivity(); });
     $("add-form").addEventListener("submit", add);
+    $("pending-older").addEventListener("click", async () => {
+      try { await loadPending(true); } catch (e) { say(e.message, true); }
+    });
     if (token()) start(); else showSignIn("");
   });
 })();

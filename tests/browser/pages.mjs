@@ -11,6 +11,8 @@
 //   RBLZONE_XSS_REASON   that reason, exactly
 //   RBLZONE_OUT          where the screenshots go
 //   RBLZONE_TOP          the expected top queried listed subjects, "SUBJECT=COUNT,..."
+//   RBLZONE_PENDING      how many delist requests were pending before the test (more
+//                        than the console's page of 100)
 //   CHROMIUM             the browser (default /usr/bin/chromium)
 // Exits 0 when every step held, 1 with the failing step otherwise.
 import { chromium } from "playwright-core";
@@ -31,6 +33,7 @@ const xss = env("RBLZONE_XSS");
 const xssReason = env("RBLZONE_XSS_REASON");
 const out = env("RBLZONE_OUT");
 const top = env("RBLZONE_TOP").split(",").map((p) => p.split("="));
+const seeded = Number(env("RBLZONE_PENDING"));
 fs.mkdirSync(out, { recursive: true });
 
 let step = "start";
@@ -143,6 +146,22 @@ try {
   await desk.waitForTimeout(5500);
   await shot(desk, "console-pending.png");
 
+  step = "the pending list shows its total and loads older pages";
+  const pendingTotal = seeded + 1;
+  const totalText = () => desk.textContent("#pending-total");
+  check((await totalText()) === `${pendingTotal} pending, the newest 100 shown`,
+        `the total is shown: ${await totalText()}`);
+  check((await desk.locator("#pending tbody tr").count()) === 100, "one page of 100");
+  check(await desk.isVisible("#pending-older"), "an Older button");
+  await desk.click("#pending-older");
+  await desk.waitForFunction(
+      (n) => document.querySelectorAll("#pending tbody tr").length === n, pendingTotal);
+  const ids = await desk.locator("#pending tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.id));
+  check(new Set(ids).size === pendingTotal, "every pending request once");
+  check(ids[0] === id, "the newest first");
+  check((await totalText()) === `${pendingTotal} pending`, `all shown: ${await totalText()}`);
+  check(await desk.isHidden("#pending-older"), "no Older button after the last page");
+
   step = "the console charts the most queried listed subjects";
   await desk.waitForFunction(
       (n) => document.querySelectorAll("#top-listed tbody tr").length === n, top.length);
@@ -211,6 +230,8 @@ try {
   await row.locator("button.approve").click();
   await desk.waitForFunction((rid) => !document.querySelector(`#pending tr[data-id="${rid}"]`), id);
   check((await desk.textContent("#message")).includes("approved"), "the console says approved");
+  check((await desk.textContent("#pending-total")) === `${seeded} pending, the newest 100 shown`,
+        "the total follows the decision");
   await desk.waitForFunction(
       () => [...document.querySelectorAll("#feed li")].some((li) => li.textContent.includes("delist")));
   await shot(desk, "console-approved.png");

@@ -29,6 +29,9 @@ LISTED = "192.0.2.7"          # inside a manual /24: the desk decides its delist
 UNLISTED = "203.0.113.99"
 XSS = "192.0.2.66"
 XSS_REASON = "<script>window.__xss=1;alert(1)</script><img src=x onerror=alert(2)> & \"quotes\""
+# Manual listings in another zone, each with a delist request waiting for
+# the desk before the browser starts: more than the console's page of 100.
+SEEDED = [f"198.51.100.{i}" for i in range(1, 102)]
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +43,22 @@ def site(tmp_path_factory):
     cli.ok("listing", "add", ZONE, "192.0.2.0/24", "--reason", "spam from a compromised host",
            "--for", "24h")
     cli.ok("listing", "add", ZONE, XSS, "--reason", XSS_REASON, "--for", "24h")
+    bulk = work / "seeded.txt"
+    bulk.write_text("".join(f"{s} 127.0.0.10 policy block\n" for s in SEEDED))
+    cli.ok("listing", "load", "pbl.test", bulk)
     config = work / "rblzoned.toml"
     config.write_text("[http]\npublic_per_minute = 0\ndelist_per_hour = 0\n"
                       "auth_failures_per_minute = 0\n")
     pool = DaemonPool(work)
     try:
         d = pool.start(http=True, config=config)
+        for s in SEEDED:
+            body = json.dumps({"subject": s, "contact": "noc@example.net", "explanation": "fixed"})
+            req = urllib.request.Request(
+                f"http://127.0.0.1:{d.http_port}/api/v1/zones/pbl.test/delist-requests",
+                data=body.encode(), headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=10) as res:
+                assert json.load(res)["status"] == "pending"
         yield d, token
     finally:
         pool.close()
@@ -66,7 +79,7 @@ def test_pages_in_a_real_browser(site):
                RBLZONE_DESK_TOKEN=token, RBLZONE_ZONE=ZONE, RBLZONE_LISTED=LISTED,
                RBLZONE_UNLISTED=UNLISTED, RBLZONE_XSS=XSS, RBLZONE_XSS_REASON=XSS_REASON,
                RBLZONE_OUT=str(OUT), CHROMIUM=str(CHROMIUM),
-               RBLZONE_TOP="192.0.2.66=6,192.0.2.0/24=3")
+               RBLZONE_TOP="192.0.2.66=6,192.0.2.0/24=3", RBLZONE_PENDING=str(len(SEEDED)))
     # Listed subjects queried before the desk signs in, for the top-subjects
     # chart: the host listing 6 times, the /24 (through 3 of its addresses) 3.
     for _ in range(6):
