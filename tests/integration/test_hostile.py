@@ -263,24 +263,36 @@ def test_tcp_slow_reader_is_dropped_and_others_served(tmp_path, pool):
     d = daemon_with(tmp_path, pool, 'tcp_idle_timeout = "1s"\n', listings=["192.0.2.1"])
     frame = valid_query(1, qn("192.0.2.1", "dnsbl.test"), "TXT")
     frames = struct.pack("!H", len(frame)) + frame
+    with socket.create_connection((HOST, d.port), timeout=5) as one:
+        one.sendall(frames)
+        answer_len = struct.unpack("!H", one.recv(2, socket.MSG_WAITALL))[0]
     slow = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     slow.connect((HOST, d.port))
     slow.setblocking(False)
     sent = 0
     t0 = time.monotonic()
+    last_progress = t0
     try:
-        # Write until our side blocks: the server stopped reading because its
-        # answers pile up unread.
-        while time.monotonic() - t0 < 3.0:
+        # Write until our side stays blocked: the server stopped reading
+        # because its answers pile up unread. How much the kernel buffers on
+        # both sides before that (send and receive buffers autotune up to
+        # net.ipv4.tcp_wmem/rmem) differs between machines, so this writes
+        # until half a second passes with no progress, not for a fixed time:
+        # a server that reads everything it is sent is never blocked, and
+        # then the test cannot tell a cut from a complete answer.
+        while time.monotonic() - t0 < 60.0:
             try:
                 sent += slow.send(frames * 64)
+                last_progress = time.monotonic()
             except BlockingIOError:
-                time.sleep(0.05)
-                try:
-                    sent += slow.send(frames * 64)
-                except BlockingIOError:
+                if time.monotonic() - last_progress > 0.5:
                     break
+                time.sleep(0.05)
+            except (ConnectionResetError, BrokenPipeError):
+                break  # already hung up on us: blocked for the idle timeout
+        assert time.monotonic() - last_progress > 0.5, \
+            f"the server read all {sent} bytes for 60 s: it never stopped reading"
         queries = sent // len(frames)
         # Meanwhile another client is served.
         start = time.monotonic()
@@ -304,7 +316,7 @@ def test_tcp_slow_reader_is_dropped_and_others_served(tmp_path, pool):
             closed = True
         except socket.timeout:
             closed = False
-        answered = got // (len(frame) + 200)
+        answered = got // (answer_len + 2)
         assert closed, f"the connection is still open ({got} bytes read)"
         assert answered < queries, f"{answered} answers for {queries} queries: nothing was cut"
     finally:
