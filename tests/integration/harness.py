@@ -7,6 +7,7 @@ started here is stopped by the fixture that started it (conftest.py).
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import json
 import os
@@ -366,6 +367,27 @@ def rcode_text(msg) -> str:
 def header(packet: bytes):
     """(id, flags, qdcount, ancount, nscount, arcount) of a raw message."""
     return struct.unpack("!HHHHHH", packet[:12])
+
+
+def api_call(port, method, path, body=None, token=None, headers=None, raw=None, timeout=10):
+    """One HTTP request on a fresh connection: (status, response, parsed JSON
+    or text). `body` is sent as JSON; `raw` as it is."""
+    h = dict(headers or {})
+    if token:
+        h["Authorization"] = f"Bearer {token}"
+    data = raw
+    if body is not None:
+        data = json.dumps(body)
+        h.setdefault("Content-Type", "application/json")
+    c = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        c.request(method, path, body=data, headers=h)
+        r = c.getresponse()
+        text = r.read().decode()
+        is_json = r.getheader("Content-Type", "").startswith("application/json")
+        return r.status, r, (json.loads(text) if is_json and text.strip() else text)
+    finally:
+        c.close()
 
 
 def wait_until(predicate, timeout, interval=0.02, what="condition"):

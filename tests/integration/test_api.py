@@ -9,14 +9,13 @@ run on a simulated clock in tests/unit/policy_test.cpp; here time is real.
 
 from __future__ import annotations
 
-import http.client
 import json
 import socket
 import time
 
 import pytest
 
-from harness import HOST, Cli, DaemonPool, a_values, qn, query, write_zones
+from harness import HOST, Cli, DaemonPool, a_values, api_call, qn, query, write_zones
 
 ALLOW_ZONE = {
     "allow.test": """\
@@ -29,22 +28,7 @@ allowlist = ["198.51.100.0/28"]
 
 def call(port, method, path, body=None, token=None, headers=None, raw=None):
     """One request on a fresh connection: (status, response, parsed JSON)."""
-    h = dict(headers or {})
-    if token:
-        h["Authorization"] = f"Bearer {token}"
-    data = raw
-    if body is not None:
-        data = json.dumps(body)
-        h.setdefault("Content-Type", "application/json")
-    c = http.client.HTTPConnection(HOST, port, timeout=5)
-    try:
-        c.request(method, path, body=data, headers=h)
-        r = c.getresponse()
-        text = r.read().decode()
-        is_json = r.getheader("Content-Type", "").startswith("application/json")
-        return r.status, r, (json.loads(text) if is_json and text.strip() else text)
-    finally:
-        c.close()
+    return api_call(port, method, path, body, token, headers, raw, timeout=5)
 
 
 def error(result, status, code):

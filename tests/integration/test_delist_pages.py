@@ -9,13 +9,11 @@ more requests in tests/unit/delist_index_test.cpp.
 
 from __future__ import annotations
 
-import http.client
-import json
 import urllib.parse
 
 import pytest
 
-from harness import HOST, Cli, DaemonPool, write_zones
+from harness import Cli, DaemonPool, api_call, write_zones
 
 ZONE = "dnsbl.test"
 MANUAL = [f"198.51.100.{i}" for i in range(1, 101)]      # wait for the desk
@@ -25,22 +23,8 @@ UNLISTED = [f"192.0.2.{i}" for i in range(100, 230)]     # not_listed
 
 def call(port, method, path, body=None, token=None):
     """One request on a fresh connection: (status, parsed JSON or text)."""
-    h = {}
-    if token:
-        h["Authorization"] = f"Bearer {token}"
-    data = None
-    if body is not None:
-        data = json.dumps(body)
-        h["Content-Type"] = "application/json"
-    c = http.client.HTTPConnection(HOST, port, timeout=10)
-    try:
-        c.request(method, path, body=data, headers=h)
-        r = c.getresponse()
-        text = r.read().decode()
-        is_json = r.getheader("Content-Type", "").startswith("application/json")
-        return r.status, (json.loads(text) if is_json and text.strip() else text)
-    finally:
-        c.close()
+    status, _, parsed = api_call(port, method, path, body, token)
+    return status, parsed
 
 
 def newest_first(requests):
