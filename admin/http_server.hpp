@@ -24,10 +24,13 @@ struct HttpOptions {
   unsigned max_connections = 256;  // over it, a new connection is accepted and closed
   std::uint32_t header_limit = std::uint32_t{8} * 1024;  // over it: 431, then close
   std::uint64_t body_limit = std::uint64_t{64} * 1024;   // over it: 413, then close
+  // Threads that run the handler (the io thread only reads and writes).
+  unsigned handler_threads = 4;
 };
 
-// Called on the server thread for each request; must not throw (handle()
-// does not) and must not block for long.
+// Called on one of the server's handler threads for each request, several
+// at once: it must be safe to call concurrently; it must not throw (handle()
+// does not).
 // The second argument is the client's address ("192.0.2.1", "2001:db8::1").
 using Handler = std::function<Response(const Request&, std::string_view peer)>;
 

@@ -1,6 +1,7 @@
 // rblzoned: the daemon. Parses arguments and config, opens the store, builds
 // the zone catalog, starts the DNS server, the HTTP admin server and the
 // sweeper, waits for signals.
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -81,6 +82,14 @@ void trim_all(core::Store& store, core::Policy& policy, const std::vector<core::
 }  // namespace
 
 int main(int argc, char** argv) {
+  // glibc gives each new thread its own malloc arena, up to eight per core,
+  // and each keeps its high-water mark: with the HTTP handler pool that was
+  // some 700 KB of resident memory appearing over the first minutes (+15%
+  // of this daemon's heap), indistinguishable from a leak. Two arenas (the
+  // threads' caches still take most small allocations without a lock) keep
+  // it flat; MALLOC_ARENA_MAX in the environment still decides.
+  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 2);
+
   CLI::App app{"rblzoned: the rblzone DNSBL daemon"};
   daemon::DaemonArgs args;
   bool check_only = false;

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <exception>
 #include <mutex>
 #include <system_error>
 #include <thread>
@@ -206,15 +207,72 @@ WriteTxn Environment::begin_write_() {
   return WriteTxn(*this);
 }
 
+struct Environment::Pending {
+  const std::function<void(WriteTxn&)>* fn;
+  std::exception_ptr error;  // what fn (or the commit) threw
+  bool done = false;
+};
+
 void Environment::write(const std::function<void(WriteTxn&)>& fn) {
+  Pending me{&fn, nullptr, false};
+  std::unique_lock lock(group_mutex_);
+  waiting_.push_back(&me);
+  while (!me.done) {
+    if (committing_) {
+      group_done_.wait(lock);
+      continue;
+    }
+    // Lead: take every write waiting (this one among them) and commit them.
+    committing_ = true;
+    std::vector<Pending*> group;
+    group.swap(waiting_);
+    lock.unlock();
+    run_group_(group);
+    lock.lock();
+    committing_ = false;
+    for (Pending* p : group) p->done = true;
+    group_done_.notify_all();
+  }
+  lock.unlock();
+  if (me.error) std::rethrow_exception(me.error);
+}
+
+void Environment::run_group_(const std::vector<Pending*>& group) {
   for (;;) {
     try {
       WriteTxn txn = begin_write_();
-      fn(txn);
+      if (group.size() == 1) {
+        // Alone: no nested transaction (LMDB allocates ~3 MB for one).
+        try {
+          (*group.front()->fn)(txn);
+        } catch (const MapFull&) {
+          throw;
+        } catch (...) {
+          group.front()->error = std::current_exception();
+          return;  // txn aborts
+        }
+      } else {
+        for (Pending* p : group) {
+          p->error = nullptr;
+          try {
+            WriteTxn child(*this, txn.handle());
+            (*p->fn)(child);
+            child.commit();
+          } catch (const MapFull&) {
+            throw;
+          } catch (...) {
+            p->error = std::current_exception();  // its child aborted; the rest go on
+          }
+        }
+      }
       txn.commit();
       return;
     } catch (const MapFull&) {
-      grow_();
+      grow_();  // and run the whole group again
+    } catch (...) {
+      // Beginning or committing the group failed: nothing of it is stored.
+      for (Pending* p : group) p->error = std::current_exception();
+      return;
     }
   }
 }
@@ -229,6 +287,14 @@ ReadTxn::ReadTxn(Environment& env, bool write)
     resize_guard_.unlock();
     env.adopt_resize_();
     resize_guard_.lock();
+  }
+}
+
+WriteTxn::WriteTxn(Environment& env, MDB_txn* parent)
+    : ReadTxn(env, static_cast<MDB_txn*>(nullptr)) {
+  if (int rc = mdb_txn_begin(env.handle(), parent, 0, &txn_); rc != 0) {
+    txn_ = nullptr;
+    env.raise("begin nested write", rc);
   }
 }
 

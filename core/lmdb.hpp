@@ -6,14 +6,17 @@
 #include <lmdb.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace rblzone::core {
 
@@ -108,6 +111,8 @@ class ReadTxn {
  protected:
   friend class Environment;
   ReadTxn(Environment& env, bool write);
+  // Adopts `txn`, a transaction nested in one that holds the resize guard.
+  ReadTxn(Environment& env, MDB_txn* txn) : env_(&env), txn_(txn), write_(true) {}
   void end_();
   Environment* env_;
   MDB_txn* txn_ = nullptr;
@@ -127,6 +132,9 @@ class WriteTxn : public ReadTxn {
  private:
   friend class Environment;
   explicit WriteTxn(Environment& env) : ReadTxn(env, true) {}
+  // A transaction nested in `parent`: its commit merges into the parent,
+  // its abort leaves the parent as it was.
+  WriteTxn(Environment& env, MDB_txn* parent);
 };
 
 // Thrown inside a write when the map is full; Environment::write grows the
@@ -150,9 +158,15 @@ class Environment {
 
   ReadTxn begin_read();
 
-  // Runs `fn` in a write transaction and commits it. If the map fills up, the
-  // transaction is aborted, the map grown and `fn` run again, so `fn` must
-  // only act through the transaction. Exceptions from `fn` abort.
+  // Runs `fn` in a write transaction and commits it; when it returns, the
+  // change is on disk. If the map fills up, the transaction is aborted, the
+  // map grown and `fn` run again, so `fn` must only act through the
+  // transaction. An exception from `fn` aborts its change and is rethrown.
+  //
+  // Group commit: writes that threads of this process start while another
+  // commits wait, and then the first of them runs them all, each in its own
+  // nested transaction (one failing aborts only its own), and commits once:
+  // one sync for the group instead of one each. See docs/store.md.
   void write(const std::function<void(WriteTxn&)>& fn);
 
   const Databases& dbs() const { return dbs_; }
@@ -170,7 +184,9 @@ class Environment {
 
  private:
   friend class ReadTxn;
+  struct Pending;  // one write waiting for its group (lmdb.cpp)
   WriteTxn begin_write_();
+  void run_group_(const std::vector<Pending*>& group);
   void open_databases_();
   void grow_();
   void adopt_resize_();
@@ -180,6 +196,11 @@ class Environment {
   Databases dbs_;
   std::shared_mutex resize_mutex_;
   std::atomic<bool> resize_wanted_{false};
+  // Group commit: the writes waiting, and whether a thread is committing.
+  std::mutex group_mutex_;
+  std::condition_variable group_done_;
+  std::vector<Pending*> waiting_;
+  bool committing_ = false;
 };
 
 }  // namespace rblzone::core

@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <string>
+#include <thread>
 #include <utility>
 
 namespace rblzone::admin {
@@ -138,6 +139,48 @@ TEST_CASE("http server: stop() ends with connections open and is idempotent", "[
   f.server.stop();
   CHECK(read_to_close(idle).empty());
   f.server.stop();
+}
+
+TEST_CASE("http server: handlers run side by side on the handler threads", "[http]") {
+  // Each of the first two requests waits (up to 5 s) until both are inside
+  // the handler: with one handler thread, or handlers on the io thread,
+  // they would be served one after the other and each would time out.
+  std::atomic<int> inside{0};
+  std::atomic<int> met{0};
+  HttpOptions o;
+  o.listen = "127.0.0.1:0";
+  o.handler_threads = 2;
+  HttpServer server(o, [&](const Request& req, std::string_view) {
+    Response res{http::status::ok, req.version()};
+    if (req.target() == "/wait") {
+      ++inside;
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      while (inside < 2 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      if (inside >= 2) ++met;
+    }
+    res.body() = std::string(req.target());
+    return res;
+  });
+  server.start();
+  const auto port =
+      static_cast<unsigned short>(std::stoi(server.bound().substr(server.bound().rfind(':') + 1)));
+  asio::io_context io;
+  const auto ask = [&](const std::string& target) {
+    tcp::socket s(io);
+    s.connect({asio::ip::make_address("127.0.0.1"), port});
+    beast::flat_buffer buffer;
+    return roundtrip(s, buffer, target).body();
+  };
+  std::string a, b;
+  std::thread first([&] { a = ask("/wait"); });
+  std::thread second([&] { b = ask("/wait"); });
+  first.join();
+  second.join();
+  CHECK(a == "/wait");
+  CHECK(b == "/wait");
+  CHECK(met == 2);
 }
 
 TEST_CASE("http server: a bad listen address is refused at start", "[http]") {
