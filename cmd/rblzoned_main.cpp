@@ -201,6 +201,7 @@ int main(int argc, char** argv) {
       }
       admin::HttpOptions options;
       options.listen = cfg.http_listen;
+      options.handler_threads = cfg.http_threads;
       http = std::make_unique<admin::HttpServer>(
           options, [context](const admin::Request& req, std::string_view peer) {
             return admin::handle(req, context, peer);

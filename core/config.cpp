@@ -937,7 +937,9 @@ DaemonConfig parse_daemon_config(std::string_view toml_text, const std::filesyst
 
   if (const auto http = top.get_table("http")) {
     http->allow_only(
-        {"enabled", "listen", "public_per_minute", "delist_per_hour", "auth_failures_per_minute"});
+        {"enabled", "listen", "public_per_minute", "delist_per_hour", "auth_failures_per_minute",
+         "threads"});
+    http->read_int("threads", d.http_threads, 1, 64);
     http->read_int("public_per_minute", d.http_public_per_minute, 0, 1000000, "0: no limit");
     http->read_int("delist_per_hour", d.http_delist_per_hour, 0, 1000000, "0: no limit");
     http->read_int("auth_failures_per_minute", d.http_auth_failures_per_minute, 0, 1000000,

@@ -138,6 +138,9 @@ struct DaemonConfig {
   unsigned http_public_per_minute = 300;
   unsigned http_delist_per_hour = 10;
   unsigned http_auth_failures_per_minute = 10;
+  // Threads that run HTTP handlers; concurrent writes share a commit
+  // (docs/store.md, "Group commit"). 1: one request at a time.
+  unsigned http_threads = 4;
   bool dns_enabled = true;
   bool http_enabled = true;
   unsigned dns_threads = 0;  // 0: one per core

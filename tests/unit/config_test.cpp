@@ -459,6 +459,7 @@ query_log = true
 [http]
 enabled = false
 listen = "[::1]:0"
+threads = 8
 )",
                                              "conf/rblzoned.toml");
   CHECK(d.data_dir == "/var/lib/rblzone");
@@ -473,6 +474,7 @@ listen = "[::1]:0"
   CHECK(d.query_log);
   CHECK_FALSE(d.http_enabled);
   CHECK(d.http_listen == "[::1]:0");
+  CHECK(d.http_threads == 8);
 }
 
 TEST_CASE("daemon durations and paths", "[config]") {
@@ -517,6 +519,7 @@ TEST_CASE("bad daemon values name the file, line, key and what was expected", "[
       {"[dns]\nquery_log = 1\n", "rblzoned.toml:2: dns.query_log: true or false, got 1"},
       {"[http]\nlisten = \"127.0.0.1\"\n", "rblzoned.toml:2: http.listen: \"IPv4:port\""},
       {"[http]\nenabled = \"no\"\n", "rblzoned.toml:2: http.enabled: true or false"},
+      {"[http]\nthreads = 0\n", "rblzoned.toml:2: http.threads: an integer 1..64"},
       {"dns = [1]\n", "rblzoned.toml:1: dns: a table, got an array"},
       {"[dns\n", "rblzoned.toml:1: TOML syntax error"},
   };
